@@ -1,0 +1,38 @@
+import { z } from "zod";
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v))
+    .refine((v) => v === undefined || protocols.some((p) => v.startsWith(p)), {
+      message: `must start with ${protocols.join(" or ")}`,
+    });
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  REDIS_URL: z.string().default("redis://127.0.0.1:6379"),
+  DATABASE_URL: optionalUrl(["postgres://", "postgresql://"]),
+  SANDBOXER_DATA_DIR: z.string().default(".data"),
+  SANDBOXER_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default("sandboxer"),
+  SANDBOXER_CONFIG_DIR: z.string().default("profiles"),
+  SANDBOXER_URL: z.string().url().default("http://127.0.0.1:3000"),
+  SANDBOXER_EMBEDDED_WORKER: z.enum(["0", "1"]).default("0"),
+  SANDBOXER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(250).default(5_000),
+  SANDBOXER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  SANDBOXER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Parses process.env once; a bad value stops start-up with the variable's name and problem. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
