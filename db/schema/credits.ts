@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { bigint, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { organization } from "./auth";
 
@@ -9,8 +10,8 @@ export const teamCredits = pgTable("team_credits", {
   teamId: text("team_id")
     .primaryKey()
     .references(() => organization.id, { onDelete: "cascade" }),
-  balanceMicros: bigint("balance_micros", { mode: "bigint" }).notNull().default(0n),
-  heldMicros: bigint("held_micros", { mode: "bigint" }).notNull().default(0n),
+  balanceMicros: bigint("balance_micros", { mode: "bigint" }).notNull().default(sql`0`),
+  heldMicros: bigint("held_micros", { mode: "bigint" }).notNull().default(sql`0`),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 

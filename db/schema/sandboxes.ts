@@ -1,5 +1,7 @@
+import { sql } from "drizzle-orm";
 import {
   bigint,
+  bigserial,
   index,
   integer,
   jsonb,
@@ -52,8 +54,8 @@ export const sandboxes = pgTable(
     resources: jsonb("resources").$type<StoredResources>().notNull(),
     template: text("template").notNull(),
     ttlSeconds: integer("ttl_seconds").notNull(),
-    holdMicros: bigint("hold_micros", { mode: "bigint" }).notNull().default(0n),
-    estimateMicros: bigint("estimate_micros", { mode: "bigint" }).notNull().default(0n),
+    holdMicros: bigint("hold_micros", { mode: "bigint" }).notNull().default(sql`0`),
+    estimateMicros: bigint("estimate_micros", { mode: "bigint" }).notNull().default(sql`0`),
     costMicros: bigint("cost_micros", { mode: "bigint" }),
     rateCardVersion: text("rate_card_version"),
     routing: jsonb("routing").$type<RoutingDecision>(),
@@ -69,7 +71,7 @@ export const sandboxes = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    index("sandboxes_team_created_idx").on(t.teamId, t.createdAt, t.id),
+    index("sandboxes_team_id_idx").on(t.teamId, t.id),
     index("sandboxes_state_expires_idx").on(t.state, t.expiresAt),
     uniqueIndex("sandboxes_provider_uq").on(t.extensionId, t.providerSandboxId),
   ],
@@ -79,6 +81,8 @@ export const sandboxEvents = pgTable(
   "sandbox_events",
   {
     id: text("id").primaryKey(),
+    /** Insertion order; events written in the same millisecond still sort as they happened. */
+    seq: bigserial("seq", { mode: "number" }).notNull(),
     sandboxId: text("sandbox_id")
       .notNull()
       .references(() => sandboxes.id, { onDelete: "cascade" }),
@@ -91,5 +95,5 @@ export const sandboxEvents = pgTable(
     data: jsonb("data").$type<Record<string, unknown>>(),
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("sandbox_events_sandbox_idx").on(t.sandboxId, t.at)],
+  (t) => [index("sandbox_events_sandbox_idx").on(t.sandboxId, t.seq)],
 );

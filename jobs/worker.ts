@@ -1,0 +1,80 @@
+import { UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Runtime } from "../server/runtime";
+import { PermanentJobError, provisionSandbox, RetryLaterError, sweep, teardownSandbox } from "../server/services/lifecycle";
+import { jobCatalog, LIFECYCLE_QUEUE, MAX_BACKOFF_MS, type JobName } from "./catalog";
+import { bullPrefix, createQueueConnection } from "./queue";
+
+/**
+ * Exponential backoff from the job's base delay, never sooner than a provider's Retry-After
+ * (carried by RetryLaterError), never longer than MAX_BACKOFF_MS.
+ */
+export function backoffDelay(attemptsMade: number, err: Error | undefined, job: Job | undefined): number {
+  const spec = job ? jobCatalog[job.name as JobName] : undefined;
+  const base = spec?.backoffMs ?? 1_000;
+  const exponential = Math.min(MAX_BACKOFF_MS, base * 2 ** Math.max(0, attemptsMade - 1));
+  const retryAfter = err instanceof RetryLaterError ? (err.retryAfterMs ?? 0) : 0;
+  return Math.max(exponential, retryAfter);
+}
+
+async function runJob(rt: Runtime, job: Job): Promise<unknown> {
+  const name = job.name as JobName;
+  const spec = jobCatalog[name];
+  if (!spec) throw new UnrecoverableError(`unknown job ${job.name}`);
+  const parsed = spec.payload.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`bad payload for ${job.name}: ${parsed.error.issues[0]?.message}`);
+  const attempts = job.opts.attempts ?? 1;
+  try {
+    switch (name) {
+      case "sandbox.provision":
+        return await provisionSandbox(rt, job.data.sandboxId, {
+          attempt: job.attemptsMade + 1,
+          isLastAttempt: job.attemptsMade + 1 >= attempts,
+        });
+      case "sandbox.teardown":
+        return await teardownSandbox(rt, job.data.sandboxId, job.data.reason);
+      case "sandbox.sweep":
+        return await sweep(rt);
+    }
+  } catch (err) {
+    if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+    throw err;
+  }
+}
+
+export type StartedWorkers = { worker: Worker; close: () => Promise<void> };
+
+/**
+ * Starts the lifecycle worker and the sweep scheduler. Upserting the scheduler by a fixed id
+ * means restarts never multiply it.
+ */
+export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sweepEveryMs?: number } = {}): Promise<StartedWorkers> {
+  const connection = createQueueConnection(rt.env.REDIS_URL);
+  const worker = new Worker(LIFECYCLE_QUEUE, (job) => runJob(rt, job), {
+    connection,
+    prefix: bullPrefix(rt.keyPrefix),
+    concurrency: opts.concurrency ?? rt.env.SANDBOXER_WORKER_CONCURRENCY,
+    settings: { backoffStrategy: (attemptsMade, _type, err, job) => backoffDelay(attemptsMade, err, job as Job | undefined) },
+  });
+  worker.on("failed", (job, err) => {
+    if (!job) return;
+    const log = rt.logger.child({ jobName: job.name, jobId: job.id, attempt: job.attemptsMade });
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
+    if (final) log.error({ err: { message: err.message } }, "job failed for good");
+    else log.warn({ err: { message: err.message } }, "job failed; will retry");
+  });
+  worker.on("error", (err) => rt.logger.warn({ err: { message: err.message } }, "worker error"));
+  await rt.queue.queue.upsertJobScheduler(
+    "sandbox.sweep",
+    { every: opts.sweepEveryMs ?? rt.env.SANDBOXER_SWEEP_INTERVAL_MS },
+    { name: "sandbox.sweep", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+  );
+  await worker.waitUntilReady();
+  rt.logger.info({ concurrency: worker.opts.concurrency }, "worker started");
+  return {
+    worker,
+    close: async () => {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,311 @@
+#!/usr/bin/env node
+// `npm run up` — the one command a newcomer runs to get Sandboxer going locally.
+//
+// Steps: install deps if needed → Redis (REDIS_URL or a private redis-server)
+// → auth secret → migrate → seed → build (if stale) → start web (+ worker
+// when on Postgres) → wait for /api/health → print how to use it.
+// Ctrl-C stops every process this started. See docs/development.md.
+//
+// Built-ins only: this runs before node_modules exists.
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  DATA_DIR,
+  ROOT,
+  die,
+  isPortFree,
+  liveChildren,
+  localBin,
+  onStopSignal,
+  resolveRedis,
+  runStep,
+  say,
+  sleep,
+  startChild,
+  stopChildren,
+  warn,
+} from "./lib/services.mjs";
+
+const USAGE = `Usage: npm run up -- [--dev] [--fakes] [--port N] [--host ADDR]
+
+  --dev        run \`next dev\` (hot reload) instead of building and \`next start\`
+  --fakes      set SANDBOXER_FAKES=1 for the app (use fake cloud providers)
+  --port N     web port (default: $PORT, else 3000)
+  --host ADDR  address the web server listens on (default 127.0.0.1;
+               use 0.0.0.0 to reach it from other machines)
+
+Environment: REDIS_URL (else a private redis-server is started),
+DATABASE_URL (else embedded PGlite in .data/), BETTER_AUTH_SECRET
+(else kept in .data/auth-secret), PORT.`;
+
+const HEALTH_DEADLINE_MS = 120_000;
+// Sources whose change makes the production build in .next/ stale.
+const BUILD_INPUT_DIRS = ["app", "server", "jobs", "adapters", "db", "profiles", "public"];
+const BUILD_INPUT_FILES = ["next.config.ts", "tsconfig.json", "package.json", "package-lock.json"];
+
+let stopping = null; // the shutdown promise, once shutdown has begun
+
+main().catch((err) => {
+  if (stopping) return; // a signal or a dead child already explains the failure
+  shutdown(1, err.message);
+});
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  process.chdir(ROOT);
+  onStopSignal((signal) => shutdown(0, `${signal} received, stopping…`));
+
+  await assertPortFree(opts.port);
+  await ensureDependencies();
+  fs.mkdirSync(DATA_DIR, { recursive: true });
+
+  const env = childEnv(opts);
+  if (opts.fakes) say("fakes are ON: SANDBOXER_FAKES=1 is set for every process (cloud providers are simulated)");
+  env.REDIS_URL = await startRedis();
+  if (!env.BETTER_AUTH_SECRET) env.BETTER_AUTH_SECRET = loadOrCreateAuthSecret();
+
+  await runStep("migrate", localBin("tsx"), ["db/migrate-main.ts"], { env });
+  await runStep("seed", localBin("tsx"), ["db/seed-main.ts"], { env });
+
+  if (!opts.dev) {
+    const reason = buildStaleReason();
+    if (reason) {
+      say(`building the web app (${reason})`);
+      await runStep("build", localBin("next"), ["build"], { env });
+    } else {
+      say("web build is up to date (.next/BUILD_ID is newer than the sources)");
+    }
+  }
+
+  await assertPortFree(opts.port); // the build can take minutes; check again
+  startApp(opts, env);
+  await waitForHealthy(opts.port);
+  printBanner(opts, env);
+}
+
+// ---------------------------------------------------------------------------
+// Arguments and environment
+
+function parseArgs(argv) {
+  const opts = { dev: false, fakes: false, port: Number(process.env.PORT) || 3000, host: "127.0.0.1" };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s);
+    const value = () => inline ?? argv[++i];
+    if (flag === "--dev") opts.dev = true;
+    else if (flag === "--fakes") opts.fakes = true;
+    else if (flag === "--port") opts.port = Number(value());
+    else if (flag === "--host") opts.host = value();
+    else if (flag === "--help" || flag === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else die(`unknown argument: ${argv[i]}\n\n${USAGE}`);
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) die(`invalid port; ${USAGE}`);
+  if (!opts.host) die(`--host needs an address\n\n${USAGE}`);
+  return opts;
+}
+
+/** Environment shared by every child: where the app is reachable, and flags. */
+function childEnv(opts) {
+  const env = { ...process.env };
+  if (!env.DATABASE_URL) delete env.DATABASE_URL; // "" means unset: use PGlite
+  const url = `http://127.0.0.1:${opts.port}`;
+  env.PORT = String(opts.port);
+  env.SANDBOXER_URL = url;
+  env.BETTER_AUTH_URL = url;
+  if (opts.fakes) env.SANDBOXER_FAKES = "1";
+  // Children's output goes through a pipe; keep colours if we have a terminal.
+  if (process.stdout.isTTY && !env.NO_COLOR) env.FORCE_COLOR ??= "1";
+  return env;
+}
+
+async function assertPortFree(port) {
+  if (await isPortFree(port)) return;
+  throw new Error(
+    `port ${port} is already in use — another Sandboxer or some other server is listening on it.\n` +
+      `Stop that process, or pick another port: npm run up -- --port ${port + 1}`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Dependencies
+
+async function ensureDependencies() {
+  const reason = dependenciesStaleReason();
+  if (!reason) return;
+  say(`installing dependencies (${reason})`);
+  // Browsers for Playwright come from the OS (chromium), never a download.
+  const env = { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: "1" };
+  await runStep("npm install", "npm", ["install", "--no-audit", "--no-fund"], { env });
+  // npm leaves node_modules untouched when nothing changed; mark it fresh so
+  // the next run doesn't reinstall.
+  const now = new Date();
+  fs.utimesSync(path.join(ROOT, "node_modules"), now, now);
+}
+
+function dependenciesStaleReason() {
+  const nm = path.join(ROOT, "node_modules");
+  if (!fs.existsSync(nm)) return "node_modules is missing";
+  const installedAt = Math.max(mtimeMs(nm), mtimeMs(path.join(nm, ".package-lock.json")));
+  for (const file of ["package-lock.json", "package.json"]) {
+    if (mtimeMs(path.join(ROOT, file)) > installedAt) return `${file} changed since the last install`;
+  }
+  return null;
+}
+
+function mtimeMs(p) {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Services and secrets
+
+/** REDIS_URL if given, else a private redis-server that lives as long as we do. */
+async function startRedis() {
+  const redis = await resolveRedis();
+  if (redis.child) watch(redis.child);
+  return redis.url;
+}
+
+/** The secret better-auth signs sessions with; kept so sign-ins survive restarts. */
+function loadOrCreateAuthSecret() {
+  const file = path.join(DATA_DIR, "auth-secret");
+  try {
+    const secret = fs.readFileSync(file, "utf8").trim();
+    if (secret.length >= 32) return secret;
+  } catch {
+    // not created yet
+  }
+  const secret = crypto.randomBytes(32).toString("hex");
+  fs.writeFileSync(file, secret + "\n", { mode: 0o600 });
+  say(`created a new auth secret in ${path.relative(ROOT, file)}`);
+  return secret;
+}
+
+// ---------------------------------------------------------------------------
+// Build
+
+function buildStaleReason() {
+  const buildId = path.join(ROOT, ".next", "BUILD_ID");
+  const builtAt = mtimeMs(buildId);
+  if (!builtAt) return "no previous build";
+  const inputs = [...BUILD_INPUT_DIRS.flatMap((d) => listFiles(path.join(ROOT, d))), ...BUILD_INPUT_FILES.map((f) => path.join(ROOT, f))];
+  const newer = inputs.find((f) => mtimeMs(f) > builtAt);
+  return newer ? `${path.relative(ROOT, newer)} changed since the last build` : null;
+}
+
+function listFiles(dir) {
+  let entries;
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    if (e.name === "node_modules" || e.name.startsWith(".")) return [];
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? listFiles(p) : [p];
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Running the app
+
+/**
+ * PGlite allows one process per data directory, so without DATABASE_URL the
+ * web process also runs the worker. With Postgres they are separate processes,
+ * as in production.
+ */
+function startApp(opts, env) {
+  const embedded = !env.DATABASE_URL;
+  const nextArgs = [opts.dev ? "dev" : "start", "-p", String(opts.port), "-H", opts.host];
+  const webEnv = { ...env, SANDBOXER_EMBEDDED_WORKER: embedded ? "1" : "0" };
+  say(`starting web: next ${nextArgs.join(" ")}${embedded ? " (worker embedded)" : ""}`);
+  watch(startChild("web", localBin("next"), nextArgs, { env: webEnv, prefix: "web" }));
+  if (!embedded) {
+    say("starting worker: tsx jobs/worker-main.ts");
+    const workerEnv = { ...env, SANDBOXER_EMBEDDED_WORKER: "0" };
+    watch(startChild("worker", localBin("tsx"), ["jobs/worker-main.ts"], { env: workerEnv, prefix: "worker" }));
+  }
+}
+
+/** A long-running child must not exit on its own: if it does, stop everything. */
+function watch(child) {
+  child.exited.then(({ code, signal, error }) => {
+    if (stopping) return;
+    const how = error ? error.message : signal ? `killed by ${signal}` : `exit code ${code}`;
+    shutdown(1, `${child.procName} exited unexpectedly (${how}); stopping the rest.`);
+  });
+}
+
+async function waitForHealthy(port) {
+  const url = `http://127.0.0.1:${port}/api/health`;
+  const deadline = Date.now() + HEALTH_DEADLINE_MS;
+  say(`waiting for ${url} …`);
+  while (!stopping) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not return 200 within ${HEALTH_DEADLINE_MS / 1000}s`);
+    await sleep(500);
+  }
+  await stopping; // shutting down: never resolve into the banner
+}
+
+function printBanner(opts, env) {
+  const url = env.SANDBOXER_URL;
+  const credsFile = path.join(DATA_DIR, "demo-credentials.txt");
+  const creds = fs.existsSync(credsFile)
+    ? `the demo credentials and API token are in ${path.relative(ROOT, credsFile)} (also printed above by the seed step)`
+    : "use the demo credentials printed above by the seed step";
+  const lines = [
+    `Sandboxer is running at ${url}`,
+    ...(opts.host !== "127.0.0.1" ? [`(listening on ${opts.host}:${opts.port})`] : []),
+    "",
+    `Sign in:  ${creds}`,
+    `Database: ${env.DATABASE_URL ? "Postgres (DATABASE_URL)" : `embedded PGlite in ${path.relative(ROOT, DATA_DIR)}/`}`,
+    `Worker:   ${env.DATABASE_URL ? "separate process [worker]" : "inside the web process"}`,
+    ...(opts.fakes ? ["Fakes:    ON — SANDBOXER_FAKES=1, cloud providers are simulated"] : []),
+    ...(opts.dev ? ["Mode:     next dev (hot reload)"] : []),
+    "",
+    "Use the CLI from another terminal:",
+    `  export SANDBOXER_URL=${url} SANDBOXER_API_KEY=<token>`,
+    "  npx sandboxer create --profile burst-sandbox --ttl 30s",
+    "  npx sandboxer ls",
+    "  npx sandboxer balance",
+    "",
+    "Press Ctrl-C to stop everything.",
+  ];
+  const rule = "=".repeat(72);
+  process.stdout.write(`\n${rule}\n${lines.map((l) => (l ? `  ${l}` : "")).join("\n")}\n${rule}\n\n`);
+}
+
+// ---------------------------------------------------------------------------
+// Shutdown
+
+/**
+ * Stops every child (apps first, so the worker can finish talking to Redis,
+ * then Redis) and exits with `code`. Idempotent: the first caller wins.
+ */
+function shutdown(code, message) {
+  if (stopping) return stopping;
+  stopping = (async () => {
+    if (code === 0) say(message);
+    else warn(message);
+    const children = liveChildren();
+    const redis = children.filter((c) => c.procName === "redis");
+    await stopChildren(children.filter((c) => !redis.includes(c)), 10_000);
+    await stopChildren(redis, 5_000);
+    process.exit(code);
+  })();
+  return stopping;
+}

@@ -1,0 +1,97 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { DbOrTx } from "../../db/client";
+import { creditLedger, teamCredits, type LedgerKind } from "../../db/schema";
+import { AppError } from "../errors";
+import { newId } from "../ids";
+import { formatMicros } from "../money";
+
+export type Balance = { balanceMicros: bigint; heldMicros: bigint; availableMicros: bigint };
+
+export async function getBalance(db: DbOrTx, teamId: string): Promise<Balance> {
+  const [row] = await db.select().from(teamCredits).where(eq(teamCredits.teamId, teamId));
+  const balanceMicros = row?.balanceMicros ?? 0n;
+  const heldMicros = row?.heldMicros ?? 0n;
+  return { balanceMicros, heldMicros, availableMicros: balanceMicros - heldMicros };
+}
+
+/**
+ * Writes one ledger entry keyed by a deterministic idempotency key. Returns false when an entry
+ * with that key already exists (the unique index decides, inside the caller's transaction).
+ */
+export async function appendLedger(
+  tx: DbOrTx,
+  entry: { teamId: string; kind: LedgerKind; amountMicros: bigint; idempotencyKey: string; sandboxId?: string; note?: string; actorId?: string },
+): Promise<boolean> {
+  const inserted = await tx
+    .insert(creditLedger)
+    .values({ id: newId("led"), ...entry })
+    .onConflictDoNothing({ target: creditLedger.idempotencyKey })
+    .returning({ id: creditLedger.id });
+  return inserted.length === 1;
+}
+
+/** Adds credits. `idempotencyKey` lets a client retry a top-up without paying twice. */
+export async function topUp(
+  db: DbOrTx,
+  input: { teamId: string; amountMicros: bigint; idempotencyKey: string; actorId?: string; note?: string },
+): Promise<Balance> {
+  if (input.amountMicros <= 0n) {
+    throw new AppError("INVALID_INPUT", "top-up amount must be positive", { field: "amount" });
+  }
+  await db.transaction(async (tx) => {
+    const fresh = await appendLedger(tx, {
+      teamId: input.teamId,
+      kind: "topup",
+      amountMicros: input.amountMicros,
+      idempotencyKey: `topup:${input.teamId}:${input.idempotencyKey}`,
+      actorId: input.actorId,
+      note: input.note,
+    });
+    if (!fresh) return;
+    await tx
+      .insert(teamCredits)
+      .values({ teamId: input.teamId, balanceMicros: input.amountMicros })
+      .onConflictDoUpdate({
+        target: teamCredits.teamId,
+        set: { balanceMicros: sql`${teamCredits.balanceMicros} + ${input.amountMicros}`, updatedAt: sql`now()` },
+      });
+  });
+  return getBalance(db, input.teamId);
+}
+
+/**
+ * Moves `amountMicros` from available to held, atomically: the conditional UPDATE never lets
+ * available credit go below zero however many creates race (invariant 2).
+ */
+export async function placeHold(tx: DbOrTx, teamId: string, amountMicros: bigint): Promise<void> {
+  const updated = await tx
+    .update(teamCredits)
+    .set({ heldMicros: sql`${teamCredits.heldMicros} + ${amountMicros}`, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(teamCredits.teamId, teamId),
+        sql`${teamCredits.balanceMicros} - ${teamCredits.heldMicros} >= ${amountMicros}`,
+      ),
+    )
+    .returning({ teamId: teamCredits.teamId });
+  if (updated.length === 0) {
+    const balance = await getBalance(tx, teamId);
+    throw new AppError(
+      "INSUFFICIENT_CREDITS",
+      `insufficient credits: this needs a hold of $${formatMicros(amountMicros)} but $${formatMicros(balance.availableMicros)} is available`,
+      { neededMicros: amountMicros.toString(), availableMicros: balance.availableMicros.toString() },
+    );
+  }
+}
+
+/** Releases `holdMicros` and debits `debitMicros` in one statement. */
+export async function settleCredits(tx: DbOrTx, teamId: string, holdMicros: bigint, debitMicros: bigint): Promise<void> {
+  await tx
+    .update(teamCredits)
+    .set({
+      heldMicros: sql`${teamCredits.heldMicros} - ${holdMicros}`,
+      balanceMicros: sql`${teamCredits.balanceMicros} - ${debitMicros}`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(teamCredits.teamId, teamId));
+}

@@ -1,0 +1,98 @@
+import { and, eq, sql } from "drizzle-orm";
+import { sandboxes, teamCredits } from "../../db/schema";
+import { AppError } from "../errors";
+import { formatMicros } from "../money";
+import type { Runtime } from "../runtime";
+import { appendLedger, placeHold } from "./credits";
+import { recordEvent } from "./events";
+import { PROVIDER_TIMEOUT_GRACE_S } from "./lifecycle";
+import { specOf } from "./routing";
+import { getSandboxRowOrThrow, type Actor } from "./sandboxes";
+import { toSandboxView } from "./sandbox-view";
+
+/**
+ * Extends a ready sandbox's TTL by `bySeconds`: grows the hold first (refused when credits are
+ * short), then moves the provider-side end, then the expiry and the TTL job. A provider that
+ * refuses gives the added hold back.
+ */
+export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySeconds: number) {
+  if (!Number.isInteger(bySeconds) || bySeconds <= 0) {
+    throw new AppError("INVALID_INPUT", `extension must be a positive whole number of seconds, got ${bySeconds}`, { field: "bySeconds" });
+  }
+  const row = await getSandboxRowOrThrow(rt, actor.teamId, id);
+  if (row.state !== "ready" || !row.expiresAt || !row.extensionId || !row.providerSandboxId) {
+    throw new AppError("CONFLICT", `sandbox ${id} is ${row.state}; only a ready sandbox can be extended`);
+  }
+  const ext = rt.catalog.extensions.get(row.extensionId)!;
+  const adapter = rt.adapters.get(row.extensionId);
+  const profile = rt.catalog.profiles.get(row.profileId)!;
+  if (!adapter?.canExtend || !ext.limits.can_extend || !adapter.extend) {
+    throw new AppError("CANNOT_EXTEND", `${row.extensionId} cannot extend a running sandbox; create a new one with a longer TTL`);
+  }
+  const newTtl = row.ttlSeconds + bySeconds;
+  const maxTtl = Math.min(profile.ttl.max_seconds, ext.limits.max_ttl_seconds);
+  if (newTtl > maxTtl) {
+    throw new AppError(
+      "INVALID_INPUT",
+      `TTL would become ${newTtl}s, above the maximum of ${maxTtl}s for ${profile.id} on ${row.extensionId}`,
+      { field: "bySeconds" },
+    );
+  }
+
+  const spec = specOf(profile);
+  const newHold = adapter.estimateCost(spec, ext.rates(spec.gpuType), newTtl);
+  const growth = newHold > row.holdMicros ? newHold - row.holdMicros : 0n;
+  const growKey = `hold_grow:${id}:${newTtl}`;
+  await rt.db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(sandboxes).where(eq(sandboxes.id, id)).for("update");
+    if (!locked || locked.state !== "ready" || locked.ttlSeconds !== row.ttlSeconds) {
+      throw new AppError("CONFLICT", `sandbox ${id} changed while extending; try again`);
+    }
+    if (growth > 0n) {
+      await placeHold(tx, row.teamId, growth);
+      await appendLedger(tx, { teamId: row.teamId, kind: "hold_grow", amountMicros: growth, sandboxId: id, idempotencyKey: growKey, actorId: actor.userId ?? undefined });
+      await tx.update(sandboxes).set({ holdMicros: sql`${sandboxes.holdMicros} + ${growth}` }).where(eq(sandboxes.id, id));
+    }
+  });
+
+  const wantedEnd = new Date(row.expiresAt.getTime() + bySeconds * 1000);
+  let effectiveEnd: Date;
+  try {
+    const resolved = await rt.resolveSecrets(ext.credentials);
+    if (!resolved.ok) throw new Error(resolved.reason);
+    const ctx = { logger: rt.logger.child({ sandboxId: id, extensionId: ext.id }), clock: rt.clock, credentials: resolved.values };
+    const res = await adapter.extend(ctx, row.providerSandboxId, new Date(wantedEnd.getTime() + PROVIDER_TIMEOUT_GRACE_S * 1000));
+    // A provider may clamp to its own maximum; keep our expiry inside what it granted.
+    const granted = new Date(res.endsAt.getTime() - PROVIDER_TIMEOUT_GRACE_S * 1000);
+    effectiveEnd = granted < wantedEnd ? granted : wantedEnd;
+  } catch (err) {
+    await rt.db.transaction(async (tx) => {
+      if (growth === 0n) return;
+      const fresh = await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: growth, sandboxId: id, idempotencyKey: `${growKey}:undo` });
+      if (!fresh) return;
+      await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${growth}` }).where(eq(teamCredits.teamId, row.teamId));
+      await tx.update(sandboxes).set({ holdMicros: sql`${sandboxes.holdMicros} - ${growth}` }).where(eq(sandboxes.id, id));
+    });
+    rt.logger.warn({ sandboxId: id, err: { message: (err as Error).message } }, "provider refused extend");
+    throw new AppError("CANNOT_EXTEND", `the provider did not extend the sandbox; nothing changed`);
+  }
+
+  const effectiveTtl = Math.round((effectiveEnd.getTime() - row.startedAt!.getTime()) / 1000);
+  const now = rt.clock.now();
+  await rt.db.transaction(async (tx) => {
+    await tx
+      .update(sandboxes)
+      .set({ ttlSeconds: effectiveTtl, expiresAt: effectiveEnd, updatedAt: now })
+      .where(and(eq(sandboxes.id, id), eq(sandboxes.state, "ready")));
+    await recordEvent(tx, {
+      sandboxId: id,
+      teamId: row.teamId,
+      kind: "extended",
+      extensionId: row.extensionId,
+      reason: `TTL extended to ${effectiveTtl}s (expires ${effectiveEnd.toISOString()}); hold grew by $${formatMicros(growth)}`,
+      at: now,
+    });
+  });
+  await rt.queue.enqueueTeardown(id, "ttl", effectiveEnd);
+  return toSandboxView(rt, await getSandboxRowOrThrow(rt, actor.teamId, id));
+}

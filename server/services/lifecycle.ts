@@ -1,0 +1,510 @@
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import {
+  isProviderError,
+  ProviderError,
+  type AdapterContext,
+  type Credentials,
+  type SandboxAdapter,
+} from "../../adapters/contract";
+import { sandboxes, usageRecords, type SandboxState } from "../../db/schema";
+import type { DbOrTx } from "../../db/client";
+import { newId } from "../ids";
+import { formatMicros } from "../money";
+import type { Runtime } from "../runtime";
+import { scrubSecrets } from "../secrets";
+import { appendLedger, settleCredits } from "./credits";
+import { recordEvent } from "./events";
+import { decisionOf, planRoute, specOf, type RouteCandidate } from "./routing";
+
+type Row = typeof sandboxes.$inferSelect;
+const TERMINAL: SandboxState[] = ["destroyed", "failed", "lost"];
+/** The provider's own timeout is the TTL plus this, so Sandboxer's teardown comes first. */
+export const PROVIDER_TIMEOUT_GRACE_S = 60;
+
+/** Thrown for failures that no retry can fix; the job runner maps it to BullMQ's unrecoverable error. */
+export class PermanentJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PermanentJobError";
+  }
+}
+
+/** Thrown to ask for a retry no sooner than `retryAfterMs`. */
+export class RetryLaterError extends Error {
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = "RetryLaterError";
+  }
+}
+
+async function loadRow(db: DbOrTx, id: string): Promise<Row | null> {
+  const [row] = await db.select().from(sandboxes).where(eq(sandboxes.id, id));
+  return row ?? null;
+}
+
+function ctxFor(rt: Runtime, sandboxId: string, extensionId: string, credentials: Credentials): AdapterContext {
+  return { logger: rt.logger.child({ sandboxId, extensionId }), clock: rt.clock, credentials };
+}
+
+/** A provider error as text safe to store: no credential value survives. */
+function describe(err: unknown, credentials: Credentials): string {
+  const msg = isProviderError(err) ? `${err.kind}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  return scrubSecrets(msg, Object.values(credentials)).slice(0, 500);
+}
+
+async function credentialsFor(rt: Runtime, extensionId: string): Promise<Credentials> {
+  const ext = rt.catalog.extensions.get(extensionId);
+  if (!ext) throw new PermanentJobError(`extension ${extensionId} is no longer configured`);
+  const resolved = await rt.resolveSecrets(ext.credentials);
+  if (!resolved.ok) throw new ProviderError("auth", `credentials not available: ${resolved.reason}`);
+  return resolved.values;
+}
+
+function adapterOrThrow(rt: Runtime, extensionId: string): SandboxAdapter {
+  const adapter = rt.adapters.get(extensionId);
+  if (!adapter) throw new PermanentJobError(`adapter for ${extensionId} is not available`);
+  return adapter;
+}
+
+/**
+ * Marks a sandbox failed and releases its hold exactly once. Nothing is debited: a sandbox that
+ * never became ready is not billed.
+ */
+export async function failSandbox(rt: Runtime, sandboxId: string, reason: string): Promise<void> {
+  const now = rt.clock.now();
+  await rt.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(sandboxes).where(eq(sandboxes.id, sandboxId)).for("update");
+    if (!row || TERMINAL.includes(row.state)) return;
+    const released = await appendLedger(tx, {
+      teamId: row.teamId,
+      kind: "hold_release",
+      amountMicros: row.holdMicros,
+      sandboxId,
+      idempotencyKey: `release:${sandboxId}`,
+      note: "create failed",
+    });
+    if (released) await settleCredits(tx, row.teamId, row.holdMicros, 0n);
+    await tx
+      .update(sandboxes)
+      .set({ state: "failed", failureReason: reason, holdMicros: 0n, costMicros: 0n, endedAt: now, updatedAt: now })
+      .where(eq(sandboxes.id, sandboxId));
+    await recordEvent(tx, { sandboxId, teamId: row.teamId, kind: "state", fromState: row.state, toState: "failed", extensionId: row.extensionId, reason, at: now });
+  });
+  rt.logger.warn({ sandboxId, reason }, "sandbox failed");
+}
+
+/** Tears down a provider sandbox during a failed create; errors are logged, the reconciler is the backstop. */
+async function discardProviderSandbox(rt: Runtime, row: Pick<Row, "id">, extensionId: string, providerSandboxId: string, credentials: Credentials) {
+  try {
+    await adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, row.id, extensionId, credentials), providerSandboxId);
+  } catch (err) {
+    rt.logger.error({ sandboxId: row.id, extensionId, providerSandboxId, err: { message: describe(err, credentials) } }, "could not discard provider sandbox");
+  }
+}
+
+export type AttemptInfo = { attempt: number; isLastAttempt: boolean };
+
+/**
+ * The provision job: route, create (or adopt what an earlier attempt created), save the
+ * provider id, wait until ready, mark ready and schedule the TTL teardown.
+ */
+export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: AttemptInfo): Promise<void> {
+  const row = await loadRow(rt.db, sandboxId);
+  if (!row || row.state !== "requested" && row.state !== "provisioning") return;
+  const log = rt.logger.child({ sandboxId, attempt: attempt.attempt });
+
+  if (row.destroyRequestedAt && !row.providerSandboxId) {
+    await failSandbox(rt, sandboxId, "cancelled: destroy was requested before the sandbox was created");
+    return;
+  }
+
+  let extensionId = row.extensionId;
+  let providerSandboxId = row.providerSandboxId;
+  let credentials: Credentials = {};
+
+  try {
+    if (extensionId && !providerSandboxId) {
+      // An earlier attempt chose a provider and may have created a sandbox whose reply was lost.
+      credentials = await credentialsFor(rt, extensionId);
+      providerSandboxId = await adoptByTag(rt, row, extensionId, credentials);
+    } else if (extensionId && providerSandboxId) {
+      credentials = await credentialsFor(rt, extensionId);
+    }
+
+    if (!providerSandboxId) {
+      const created = await routeAndCreate(rt, row, attempt);
+      if (!created) return;
+      ({ extensionId, providerSandboxId, credentials } = created);
+    }
+
+    const adapter = adapterOrThrow(rt, extensionId!);
+    const ctx = ctxFor(rt, sandboxId, extensionId!, credentials);
+    try {
+      await adapter.waitReady(ctx, providerSandboxId!, rt.readyTimeoutMs);
+    } catch (err) {
+      // Kill the slow sandbox before any retry creates another one (invariant 4).
+      await discardProviderSandbox(rt, row, extensionId!, providerSandboxId!, credentials);
+      await rt.db
+        .update(sandboxes)
+        .set({ providerSandboxId: null, startedAt: null, updatedAt: rt.clock.now() })
+        .where(eq(sandboxes.id, sandboxId));
+      await recordEvent(rt.db, {
+        sandboxId,
+        teamId: row.teamId,
+        kind: "provider_error",
+        extensionId,
+        reason: `not ready, provider sandbox ${providerSandboxId} torn down: ${describe(err, credentials)}`,
+        at: rt.clock.now(),
+      });
+      throw err;
+    }
+    await markReady(rt, sandboxId);
+    log.info({ extensionId, providerSandboxId }, "sandbox ready");
+  } catch (err) {
+    const reason = describe(err, credentials);
+    const permanent = err instanceof PermanentJobError || (isProviderError(err) && !err.retryable);
+    if (permanent || attempt.isLastAttempt) {
+      await failSandbox(rt, sandboxId, reason);
+      return;
+    }
+    log.warn({ err: { message: reason } }, "provision attempt failed; will retry");
+    throw new RetryLaterError(reason, isProviderError(err) ? err.details.retryAfterMs : undefined);
+  }
+}
+
+async function adoptByTag(rt: Runtime, row: Row, extensionId: string, credentials: Credentials): Promise<string | null> {
+  const adapter = adapterOrThrow(rt, extensionId);
+  const ctx = ctxFor(rt, row.id, extensionId, credentials);
+  const found = (await adapter.list(ctx, { sandboxId: row.id })).filter((s) => s.state !== "ended");
+  if (found.length === 0) return null;
+  const [keep, ...extra] = found.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  for (const dup of extra) await discardProviderSandbox(rt, row, extensionId, dup.providerSandboxId, credentials);
+  await saveProviderId(rt, row, extensionId, keep!.providerSandboxId, keep!.startedAt, "adopted the provider sandbox an earlier attempt created");
+  return keep!.providerSandboxId;
+}
+
+async function saveProviderId(rt: Runtime, row: Row, extensionId: string, providerSandboxId: string, startedAt: Date, reason: string) {
+  const now = rt.clock.now();
+  await rt.db.transaction(async (tx) => {
+    await tx
+      .update(sandboxes)
+      .set({ providerSandboxId, startedAt, updatedAt: now })
+      .where(and(eq(sandboxes.id, row.id), isNull(sandboxes.providerSandboxId)));
+    await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "provider_created", extensionId, reason, data: { providerSandboxId }, at: now });
+  });
+}
+
+/**
+ * Walks the route: the first eligible extension that creates a sandbox wins. Trouble before a
+ * sandbox exists (429, 5xx, capacity) moves on to the next entry; a create whose reply was lost
+ * is first looked for by tag, so it is adopted rather than duplicated.
+ */
+async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
+  const profile = rt.catalog.profiles.get(row.profileId);
+  if (!profile) throw new PermanentJobError(`profile ${row.profileId} is no longer configured`);
+  const plan = await planRoute(rt, profile, row.ttlSeconds, { keepCredentials: true });
+  const outcomes = new Map<string, { outcome: "chosen" | "failed"; reason: string }>();
+  const spec = specOf(profile);
+  let lastError: unknown = null;
+
+  for (const candidate of plan.candidates.filter((c) => c.eligible)) {
+    const result = await tryCandidate(rt, row, candidate, spec, outcomes);
+    if (result === "moved_on") continue;
+    if (result instanceof Error) {
+      lastError = result;
+      continue;
+    }
+    await storeDecision(rt, row, plan, outcomes, candidate);
+    return result;
+  }
+
+  await storeDecision(rt, row, plan, outcomes, null);
+  if (lastError && isProviderError(lastError) && lastError.retryable && !attempt.isLastAttempt) throw lastError;
+  const why = decisionOf(plan, outcomes, rt.clock.now())
+    .candidates.map((c) => `${c.extensionId}: ${c.reason}`)
+    .join("; ");
+  await failSandbox(rt, row.id, `no provider could create the sandbox (${why})`);
+  return null;
+}
+
+async function tryCandidate(
+  rt: Runtime,
+  row: Row,
+  candidate: RouteCandidate,
+  spec: ReturnType<typeof specOf>,
+  outcomes: Map<string, { outcome: "chosen" | "failed"; reason: string }>,
+) {
+  const extensionId = candidate.extension.id;
+  const credentials = candidate.credentials ?? {};
+  const adapter = candidate.adapter!;
+  const ctx = ctxFor(rt, row.id, extensionId, credentials);
+  const now = rt.clock.now();
+  // Record the choice before calling the provider, so a crash mid-create is followed by adoption.
+  await rt.db.transaction(async (tx) => {
+    await tx
+      .update(sandboxes)
+      .set({
+        state: "provisioning",
+        extensionId,
+        rateCardVersion: candidate.extension.pricing.rate_card_version,
+        credentialSource: candidate.credentialSource,
+        updatedAt: now,
+      })
+      .where(eq(sandboxes.id, row.id));
+    if (row.state === "requested") {
+      await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "state", fromState: "requested", toState: "provisioning", extensionId, reason: `routing chose ${extensionId}`, at: now });
+      row.state = "provisioning";
+    }
+  });
+  try {
+    const created = await adapter.provision(ctx, {
+      sandboxId: row.id,
+      teamId: row.teamId,
+      spec,
+      timeoutSeconds: row.ttlSeconds + PROVIDER_TIMEOUT_GRACE_S,
+    });
+    await saveProviderId(rt, row, extensionId, created.providerSandboxId, created.startedAt, `created on ${extensionId}`);
+    outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: first eligible entry of the route that created the sandbox" });
+    return { extensionId, providerSandboxId: created.providerSandboxId, credentials };
+  } catch (err) {
+    const reason = describe(err, credentials);
+    if (isProviderError(err) && err.kind === "timeout") {
+      // The create may have landed on the provider after we gave up: look for it by tag.
+      const adopted = await adoptByTag(rt, row, extensionId, credentials).catch(() => null);
+      if (adopted) {
+        outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: adopted after the create reply was lost" });
+        return { extensionId, providerSandboxId: adopted, credentials };
+      }
+    }
+    outcomes.set(extensionId, { outcome: "failed", reason: `create failed: ${reason}` });
+    await recordEvent(rt.db, { sandboxId: row.id, teamId: row.teamId, kind: "provider_error", extensionId, reason: `create failed: ${reason}`, at: rt.clock.now() });
+    if (isProviderError(err) && err.kind === "timeout") {
+      // Unknown outcome: do not move on to another provider in this attempt; a retry adopts or recreates here.
+      return err;
+    }
+    return isProviderError(err) ? err : new Error(reason);
+  }
+}
+
+async function storeDecision(
+  rt: Runtime,
+  row: Row,
+  plan: Awaited<ReturnType<typeof planRoute>>,
+  outcomes: Map<string, { outcome: "chosen" | "failed"; reason: string }>,
+  chosen: RouteCandidate | null,
+) {
+  const decision = decisionOf(plan, outcomes, rt.clock.now());
+  await rt.db.transaction(async (tx) => {
+    await tx.update(sandboxes).set({ routing: decision }).where(eq(sandboxes.id, row.id));
+    await recordEvent(tx, {
+      sandboxId: row.id,
+      teamId: row.teamId,
+      kind: "routing",
+      extensionId: chosen?.extension.id ?? null,
+      reason: chosen ? `routed to ${chosen.extension.id}` : "no route entry could create the sandbox",
+      data: { candidates: decision.candidates },
+      at: rt.clock.now(),
+    });
+  });
+}
+
+async function markReady(rt: Runtime, sandboxId: string): Promise<void> {
+  const now = rt.clock.now();
+  const ready = await rt.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(sandboxes).where(eq(sandboxes.id, sandboxId)).for("update");
+    if (!row || row.state !== "provisioning" || !row.startedAt) return null;
+    // TTL counts from when the provider started the sandbox: that is what the provider bills.
+    const expiresAt = new Date(row.startedAt.getTime() + row.ttlSeconds * 1000);
+    await tx.update(sandboxes).set({ state: "ready", readyAt: now, expiresAt, updatedAt: now }).where(eq(sandboxes.id, sandboxId));
+    await recordEvent(tx, {
+      sandboxId,
+      teamId: row.teamId,
+      kind: "state",
+      fromState: "provisioning",
+      toState: "ready",
+      extensionId: row.extensionId,
+      reason: `ready on ${row.extensionId}; expires at ${expiresAt.toISOString()}`,
+      at: now,
+    });
+    return { expiresAt, destroyRequested: row.destroyRequestedAt !== null };
+  });
+  if (!ready) return;
+  await rt.queue.enqueueTeardown(sandboxId, "ttl", ready.expiresAt);
+  if (ready.destroyRequested) await rt.queue.enqueueTeardown(sandboxId, "requested");
+}
+
+/**
+ * The teardown job (on request, at TTL, or from the sweep). Only a confirmed end on the provider
+ * closes the ledger row (invariant 5): not-found means gone; auth errors stop and flag the
+ * sandbox; throttling and outages are retried no sooner than the provider asks.
+ */
+export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "ttl" | "requested" | "sweep"): Promise<void> {
+  const row = await loadRow(rt.db, sandboxId);
+  if (!row || TERMINAL.includes(row.state)) return;
+  const now = rt.clock.now();
+  if (reason === "ttl" && row.expiresAt && row.expiresAt.getTime() > now.getTime() + 10 && !row.destroyRequestedAt) {
+    return; // extended since this job was scheduled; a later TTL job exists
+  }
+  if (row.state === "requested" || row.state === "provisioning") {
+    // The provision job owns the sandbox until it is ready; it sees destroyRequestedAt and acts.
+    if (row.state === "provisioning" && row.providerSandboxId) throw new RetryLaterError("sandbox is still provisioning", 1_000);
+    return;
+  }
+
+  const extensionId = row.extensionId!;
+  const why = reason === "requested" || row.destroyRequestedAt ? "destroy requested" : reason === "ttl" ? "TTL reached" : "TTL passed (found by sweep)";
+  if (row.state === "ready") {
+    await rt.db.transaction(async (tx) => {
+      const moved = await tx
+        .update(sandboxes)
+        .set({ state: "destroying", updatedAt: now })
+        .where(and(eq(sandboxes.id, sandboxId), eq(sandboxes.state, "ready")))
+        .returning({ id: sandboxes.id });
+      if (moved.length === 1) {
+        await recordEvent(tx, { sandboxId, teamId: row.teamId, kind: "state", fromState: "ready", toState: "destroying", extensionId, reason: why, at: now });
+      }
+    });
+  }
+
+  let credentials: Credentials = {};
+  let result;
+  try {
+    credentials = await credentialsFor(rt, extensionId);
+    result = await adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, sandboxId, extensionId, credentials), row.providerSandboxId!);
+  } catch (err) {
+    if (isProviderError(err) && err.kind === "not_found") {
+      result = { outcome: "already_gone" as const, endedAt: null };
+    } else {
+      const text = describe(err, credentials);
+      if ((isProviderError(err) && !err.retryable) || err instanceof PermanentJobError) {
+        await flagAttention(rt, row, `teardown stopped: ${text}`);
+        throw new PermanentJobError(`teardown stopped: ${text}`);
+      }
+      await recordEvent(rt.db, { sandboxId, teamId: row.teamId, kind: "provider_error", extensionId, reason: `teardown failed, will retry: ${text}`, at: rt.clock.now() });
+      throw new RetryLaterError(text, isProviderError(err) ? err.details.retryAfterMs : undefined);
+    }
+  }
+  await settleSandbox(rt, sandboxId, { outcome: result.outcome, providerEndedAt: result.endedAt, reason: why });
+}
+
+async function flagAttention(rt: Runtime, row: Row, reason: string) {
+  const now = rt.clock.now();
+  await rt.db.transaction(async (tx) => {
+    await tx.update(sandboxes).set({ attentionReason: reason, updatedAt: now }).where(eq(sandboxes.id, row.id));
+    await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "attention", extensionId: row.extensionId, reason, at: now });
+  });
+  rt.logger.error({ sandboxId: row.id, extensionId: row.extensionId, reason }, "teardown needs attention");
+}
+
+/**
+ * Closes the ledger for a sandbox whose end is confirmed: usage record, debit, hold release and
+ * final state in one transaction, each keyed by the sandbox id so a second settle is a no-op
+ * (invariant 3). Billing runs from the provider start to the confirmed end, capped at the
+ * expiry the hold was sized for.
+ */
+export async function settleSandbox(
+  rt: Runtime,
+  sandboxId: string,
+  end: { outcome: "terminated" | "already_gone"; providerEndedAt: Date | null; reason: string },
+): Promise<void> {
+  const now = rt.clock.now();
+  await rt.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(sandboxes).where(eq(sandboxes.id, sandboxId)).for("update");
+    if (!row || TERMINAL.includes(row.state) || !row.startedAt || !row.extensionId) return;
+    const ext = rt.catalog.extensions.get(row.extensionId)!;
+    const profile = rt.catalog.profiles.get(row.profileId)!;
+    const adapter = adapterOrThrow(rt, row.extensionId);
+    const spec = specOf(profile);
+
+    let endedAt = end.providerEndedAt && end.providerEndedAt < now ? end.providerEndedAt : now;
+    if (row.expiresAt && endedAt > row.expiresAt) endedAt = row.expiresAt;
+    if (endedAt < row.startedAt) endedAt = row.startedAt;
+    const endedEarly = end.outcome === "already_gone" && row.expiresAt !== null && endedAt.getTime() < row.expiresAt.getTime() - 1000 && !row.destroyRequestedAt;
+    const finalState: SandboxState = endedEarly ? "lost" : "destroyed";
+
+    const meter = adapter.meterActual({ spec, rates: ext.rates(spec.gpuType), startedAt: row.startedAt, endedAt });
+    let cost = meter.costMicros;
+    if (cost > row.holdMicros) {
+      // Cannot happen while billing is capped at expiresAt; never debit beyond the hold.
+      rt.logger.error({ sandboxId, costMicros: cost.toString(), holdMicros: row.holdMicros.toString() }, "metered cost above hold; capped");
+      cost = row.holdMicros;
+    }
+
+    const inserted = await tx
+      .insert(usageRecords)
+      .values({
+        id: newId("use", now),
+        sandboxId,
+        teamId: row.teamId,
+        extensionId: row.extensionId,
+        profileId: row.profileId,
+        providerSandboxId: row.providerSandboxId,
+        startedAt: row.startedAt,
+        endedAt,
+        durationMs: meter.durationMs,
+        resources: row.resources,
+        rateCardVersion: row.rateCardVersion ?? ext.pricing.rate_card_version,
+        currency: ext.pricing.currency,
+        costMicros: cost,
+        credentialSource: row.credentialSource ?? "none",
+        endReason: finalState === "lost" ? "ended early by the provider" : end.reason,
+        idempotencyKey: `usage:${sandboxId}`,
+      })
+      .onConflictDoNothing()
+      .returning({ id: usageRecords.id });
+    if (inserted.length === 0) return;
+
+    await appendLedger(tx, { teamId: row.teamId, kind: "debit", amountMicros: cost, sandboxId, idempotencyKey: `debit:${sandboxId}` });
+    await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: row.holdMicros, sandboxId, idempotencyKey: `release:${sandboxId}` });
+    await settleCredits(tx, row.teamId, row.holdMicros, cost);
+    await tx
+      .update(sandboxes)
+      .set({ state: finalState, endedAt, costMicros: cost, holdMicros: 0n, updatedAt: now })
+      .where(eq(sandboxes.id, sandboxId));
+    await recordEvent(tx, {
+      sandboxId,
+      teamId: row.teamId,
+      kind: "state",
+      fromState: row.state,
+      toState: finalState,
+      extensionId: row.extensionId,
+      reason:
+        finalState === "lost"
+          ? `the provider ended the sandbox early; billed $${formatMicros(cost)} for ${meter.durationMs} ms`
+          : `${end.reason}; billed $${formatMicros(cost)} for ${meter.durationMs} ms`,
+      data: { extension_id: row.extensionId, costMicros: cost.toString(), durationMs: meter.durationMs, rateCardVersion: row.rateCardVersion },
+      at: now,
+    });
+  });
+}
+
+/**
+ * The DB-driven backstop (invariant 6): finds sandboxes past their expiry that the delayed job
+ * missed, and requests that nobody re-enqueued, and queues them again. Job ids dedupe against
+ * jobs still in Redis.
+ */
+export async function sweep(rt: Runtime, opts: { requestedStaleMs?: number; limit?: number } = {}) {
+  const now = rt.clock.now();
+  const limit = opts.limit ?? 1000;
+  const expired = await rt.db
+    .select({ id: sandboxes.id })
+    .from(sandboxes)
+    .where(
+      and(
+        inArray(sandboxes.state, ["ready", "destroying"]),
+        sql`(${sandboxes.expiresAt} <= ${now} or ${sandboxes.destroyRequestedAt} is not null)`,
+        isNull(sandboxes.attentionReason),
+      ),
+    )
+    .limit(limit);
+  const staleBefore = new Date(now.getTime() - (opts.requestedStaleMs ?? 30_000));
+  const stale = await rt.db
+    .select({ id: sandboxes.id })
+    .from(sandboxes)
+    .where(and(inArray(sandboxes.state, ["requested", "provisioning"]), sql`${sandboxes.updatedAt} <= ${staleBefore}`))
+    .limit(limit);
+  for (const { id } of expired) await rt.queue.enqueueTeardown(id, "sweep");
+  for (const { id } of stale) await rt.queue.enqueueProvision(id);
+  return { teardownIds: expired.map((r) => r.id), provisionIds: stale.map((r) => r.id) };
+}
+

@@ -1,0 +1,119 @@
+import type { Credentials, SandboxAdapter, SandboxSpec } from "../../adapters/contract";
+import type { RoutingDecision, StoredResources } from "../../db/schema";
+import type { Extension } from "../catalog/load";
+import type { Profile } from "../catalog/schema";
+import type { Runtime } from "../runtime";
+
+export type RouteCandidate = {
+  extension: Extension;
+  adapter: SandboxAdapter | null;
+  eligible: boolean;
+  reason: string;
+  estimateMicros: bigint | null;
+  /** Only present when planning with `resolve: true` inside a job; never stored or returned. */
+  credentials?: Credentials;
+  credentialSource: "platform" | "none";
+};
+
+export type RoutePlan = { strategy: Profile["strategy"]; candidates: RouteCandidate[] };
+
+export function specOf(profile: Profile): SandboxSpec {
+  return {
+    template: profile.template,
+    vcpuMilli: Math.round(profile.resources.vcpu * 1000),
+    memoryMiB: profile.resources.memory_mib,
+    gpuCount: profile.resources.gpu,
+    gpuType: profile.resources.gpu_type,
+  };
+}
+
+export function storedResourcesOf(profile: Profile): StoredResources {
+  return {
+    vcpu: profile.resources.vcpu,
+    memoryMiB: profile.resources.memory_mib,
+    gpu: profile.resources.gpu,
+    gpuType: profile.resources.gpu_type,
+  };
+}
+
+/**
+ * Walks the profile's route and says, for each extension, whether it can take this request and
+ * why not. Credentials are resolved to check they exist; their values are kept only when
+ * `keepCredentials` is set (the provision job, which passes them to one adapter call).
+ */
+export async function planRoute(
+  rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets">,
+  profile: Profile,
+  ttlSeconds: number,
+  opts: { keepCredentials?: boolean } = {},
+): Promise<RoutePlan> {
+  const spec = specOf(profile);
+  const candidates: RouteCandidate[] = [];
+  for (const extId of profile.route) {
+    const extension = rt.catalog.extensions.get(extId);
+    if (!extension) continue; // the catalog loader rejects unknown ids; kept for type narrowing
+    const adapter = rt.adapters.get(extId) ?? null;
+    const base = { extension, adapter, estimateMicros: null, credentialSource: "none" as const };
+    if (!adapter) {
+      candidates.push({ ...base, eligible: false, reason: "adapter not available" });
+      continue;
+    }
+    if (ttlSeconds > extension.limits.max_ttl_seconds) {
+      candidates.push({ ...base, eligible: false, reason: `TTL ${ttlSeconds}s is above this provider's maximum of ${extension.limits.max_ttl_seconds}s` });
+      continue;
+    }
+    if (spec.gpuCount > 0 && !(spec.gpuType && extension.pricing.gpu_second[spec.gpuType])) {
+      candidates.push({ ...base, eligible: false, reason: `does not offer GPU type ${spec.gpuType}` });
+      continue;
+    }
+    const resolved = await rt.resolveSecrets(extension.credentials);
+    if (!resolved.ok) {
+      candidates.push({ ...base, eligible: false, reason: `credentials not available: ${resolved.reason}` });
+      continue;
+    }
+    const estimateMicros = adapter.estimateCost(spec, extension.rates(spec.gpuType), ttlSeconds);
+    candidates.push({
+      extension,
+      adapter,
+      eligible: true,
+      reason: "eligible",
+      estimateMicros,
+      credentials: opts.keepCredentials ? resolved.values : undefined,
+      credentialSource: Object.keys(extension.credentials).length > 0 ? "platform" : "none",
+    });
+  }
+  if (profile.strategy === "cheapest") {
+    candidates.sort((a, b) => {
+      if (a.eligible !== b.eligible) return a.eligible ? -1 : 1;
+      if (a.estimateMicros === null || b.estimateMicros === null) return 0;
+      return a.estimateMicros < b.estimateMicros ? -1 : a.estimateMicros > b.estimateMicros ? 1 : 0;
+    });
+  }
+  return { strategy: profile.strategy, candidates };
+}
+
+/** The hold covers the dearest provider routing might fall back to, so a debit never exceeds it. */
+export function holdFor(plan: RoutePlan): bigint {
+  return plan.candidates.reduce((max, c) => (c.eligible && c.estimateMicros !== null && c.estimateMicros > max ? c.estimateMicros : max), 0n);
+}
+
+/** The stored, secret-free form of a routing decision. */
+export function decisionOf(
+  plan: RoutePlan,
+  outcomes: Map<string, { outcome: "chosen" | "failed"; reason: string }>,
+  now: Date,
+): RoutingDecision {
+  return {
+    strategy: plan.strategy,
+    decidedAt: now.toISOString(),
+    candidates: plan.candidates.map((c) => {
+      const o = outcomes.get(c.extension.id);
+      return {
+        extensionId: c.extension.id,
+        outcome: o?.outcome ?? (c.eligible ? "skipped" : "skipped"),
+        reason: o?.reason ?? (c.eligible ? "not needed: an earlier route entry was chosen" : c.reason),
+        estimateMicros: c.estimateMicros?.toString() ?? null,
+      };
+    }),
+  };
+}

@@ -1,0 +1,199 @@
+import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { sandboxEvents, sandboxes, type SandboxState } from "../../db/schema";
+import type { Profile } from "../catalog/schema";
+import { AppError } from "../errors";
+import { newId } from "../ids";
+import { formatMicros } from "../money";
+import type { Runtime } from "../runtime";
+import { appendLedger, placeHold } from "./credits";
+import { recordEvent } from "./events";
+import { holdFor, planRoute, specOf, storedResourcesOf } from "./routing";
+import { toEventView, toSandboxView } from "./sandbox-view";
+
+export type Actor = { teamId: string; userId: string | null };
+
+export function resolveProfile(rt: Pick<Runtime, "catalog">, name: string): Profile {
+  const id = name.startsWith("profile.") ? name : `profile.${name}`;
+  const profile = rt.catalog.profiles.get(id);
+  if (!profile) {
+    const known = [...rt.catalog.profiles.keys()].join(", ");
+    throw new AppError("INVALID_INPUT", `unknown profile "${name}" (known: ${known})`, { field: "profile" });
+  }
+  return profile;
+}
+
+/** TTL rules checked before anything is held or created (invariant 6). */
+export function validateTtl(profile: Profile, ttlSeconds: number | undefined): number {
+  const ttl = ttlSeconds ?? profile.ttl.default_seconds;
+  if (!Number.isInteger(ttl) || ttl <= 0) {
+    throw new AppError("INVALID_INPUT", `TTL must be a positive whole number of seconds, got ${ttl}`, { field: "ttlSeconds" });
+  }
+  if (ttl > profile.ttl.max_seconds) {
+    throw new AppError("INVALID_INPUT", `TTL ${ttl}s is above ${profile.id}'s maximum of ${profile.ttl.max_seconds}s`, {
+      field: "ttlSeconds",
+    });
+  }
+  return ttl;
+}
+
+/** Estimate and routing preview for a profile and TTL, with nothing held or created. */
+export async function previewCreate(rt: Runtime, profileName: string, ttlSeconds?: number) {
+  const profile = resolveProfile(rt, profileName);
+  const ttl = validateTtl(profile, ttlSeconds);
+  const plan = await planRoute(rt, profile, ttl);
+  const chosen = plan.candidates.find((c) => c.eligible) ?? null;
+  return {
+    profileId: profile.id,
+    ttlSeconds: ttl,
+    strategy: plan.strategy,
+    chosenExtensionId: chosen?.extension.id ?? null,
+    holdMicros: holdFor(plan).toString(),
+    candidates: plan.candidates.map((c) => ({
+      extensionId: c.extension.id,
+      eligible: c.eligible,
+      reason: c.extension.id === chosen?.extension.id ? "chosen: first eligible entry of the route" : c.reason,
+      estimateMicros: c.estimateMicros?.toString() ?? null,
+    })),
+  };
+}
+
+/**
+ * Admission: validate, estimate, hold credits atomically, write the row, enqueue provisioning.
+ * A rejected request leaves no row, no hold and makes no provider call.
+ */
+export async function createSandbox(rt: Runtime, actor: Actor, input: { profile: string; ttlSeconds?: number }) {
+  const profile = resolveProfile(rt, input.profile);
+  const ttl = validateTtl(profile, input.ttlSeconds);
+  const plan = await planRoute(rt, profile, ttl);
+  const hold = holdFor(plan);
+  if (!plan.candidates.some((c) => c.eligible)) {
+    const why = plan.candidates.map((c) => `${c.extension.id}: ${c.reason}`).join("; ");
+    throw new AppError("NO_ELIGIBLE_PROVIDER", `no provider on ${profile.id}'s route can run this request (${why})`);
+  }
+
+  const now = rt.clock.now();
+  const id = newId("sbx", now);
+  const row = await rt.db.transaction(async (tx) => {
+    await placeHold(tx, actor.teamId, hold);
+    await appendLedger(tx, {
+      teamId: actor.teamId,
+      kind: "hold",
+      amountMicros: hold,
+      sandboxId: id,
+      idempotencyKey: `hold:${id}`,
+      actorId: actor.userId ?? undefined,
+    });
+    const [inserted] = await tx
+      .insert(sandboxes)
+      .values({
+        id,
+        teamId: actor.teamId,
+        createdBy: actor.userId,
+        profileId: profile.id,
+        state: "requested",
+        resources: storedResourcesOf(profile),
+        template: profile.template,
+        ttlSeconds: ttl,
+        holdMicros: hold,
+        estimateMicros: hold,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    await recordEvent(tx, {
+      sandboxId: id,
+      teamId: actor.teamId,
+      kind: "state",
+      toState: "requested",
+      reason: `requested on ${profile.id} with TTL ${ttl}s; held $${formatMicros(hold)}`,
+      at: now,
+    });
+    return inserted!;
+  });
+
+  try {
+    await rt.queue.enqueueProvision(id);
+  } catch (err) {
+    // The row is the source of truth: the sweep re-enqueues requested sandboxes it finds idle.
+    rt.logger.warn({ sandboxId: id, err: { message: (err as Error).message } }, "provision enqueue failed; sweep will retry");
+  }
+  rt.logger.info({ sandboxId: id, teamId: actor.teamId, profileId: profile.id, ttlSeconds: ttl }, "sandbox requested");
+  return toSandboxView(rt, row);
+}
+
+export async function getSandboxRowOrThrow(rt: Pick<Runtime, "db">, teamId: string, id: string) {
+  const [row] = await rt.db
+    .select()
+    .from(sandboxes)
+    .where(and(eq(sandboxes.id, id), eq(sandboxes.teamId, teamId)));
+  // Another team's sandbox is indistinguishable from a missing one (invariant 9).
+  if (!row) throw new AppError("NOT_FOUND", `sandbox ${id} not found`);
+  return row;
+}
+
+export async function getSandbox(rt: Runtime, teamId: string, id: string) {
+  const row = await getSandboxRowOrThrow(rt, teamId, id);
+  const events = await rt.db
+    .select()
+    .from(sandboxEvents)
+    .where(eq(sandboxEvents.sandboxId, id))
+    .orderBy(asc(sandboxEvents.seq));
+  return { ...toSandboxView(rt, row), events: events.map(toEventView) };
+}
+
+export type ListFilter = {
+  state?: SandboxState[];
+  profile?: string;
+  extension?: string;
+  cursor?: string;
+  limit?: number;
+};
+
+/** Newest first; `cursor` is the last id of the previous page (ids sort by creation time). */
+export async function listSandboxes(rt: Runtime, teamId: string, filter: ListFilter) {
+  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
+  const conditions = [eq(sandboxes.teamId, teamId)];
+  if (filter.state?.length) conditions.push(inArray(sandboxes.state, filter.state));
+  if (filter.profile) conditions.push(eq(sandboxes.profileId, filter.profile.startsWith("profile.") ? filter.profile : `profile.${filter.profile}`));
+  if (filter.extension) conditions.push(eq(sandboxes.extensionId, filter.extension));
+  if (filter.cursor) conditions.push(lt(sandboxes.id, filter.cursor));
+  const rows = await rt.db
+    .select()
+    .from(sandboxes)
+    .where(and(...conditions))
+    .orderBy(desc(sandboxes.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((r) => toSandboxView(rt, r)),
+    nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}
+
+/** Asks for a teardown now. Idempotent: destroying a finished sandbox returns it unchanged. */
+export async function destroySandbox(rt: Runtime, actor: Actor, id: string) {
+  const row = await getSandboxRowOrThrow(rt, actor.teamId, id);
+  if (["destroyed", "failed", "lost"].includes(row.state)) return toSandboxView(rt, row);
+  const now = rt.clock.now();
+  await rt.db.transaction(async (tx) => {
+    const updated = await tx
+      .update(sandboxes)
+      .set({ destroyRequestedAt: now, updatedAt: now })
+      .where(and(eq(sandboxes.id, id), sql`${sandboxes.destroyRequestedAt} is null`))
+      .returning({ id: sandboxes.id });
+    if (updated.length === 1) {
+      await recordEvent(tx, {
+        sandboxId: id,
+        teamId: row.teamId,
+        kind: "destroy_requested",
+        reason: "destroy requested by a user",
+        data: actor.userId ? { userId: actor.userId } : undefined,
+        at: now,
+      });
+    }
+  });
+  await rt.queue.enqueueTeardown(id, "requested");
+  return toSandboxView(rt, await getSandboxRowOrThrow(rt, actor.teamId, id));
+}
+
+export { specOf };
