@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -34,6 +35,7 @@ export async function openDb(target: DbTarget): Promise<DbHandle> {
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     return { db, kind: "postgres", close: () => pool.end() };
   }
+  if (target.dataDir) fs.mkdirSync(target.dataDir, { recursive: true });
   const client = target.dataDir ? new PGlite(target.dataDir) : new PGlite();
   await client.waitReady;
   const db = drizzlePglite({ client, schema }) as unknown as Db;

@@ -209,7 +209,6 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
 
   for (const candidate of plan.candidates.filter((c) => c.eligible)) {
     const result = await tryCandidate(rt, row, candidate, spec, outcomes);
-    if (result === "moved_on") continue;
     if (result instanceof Error) {
       lastError = result;
       continue;

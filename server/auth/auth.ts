@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { apiKey } from "@better-auth/api-key";
+import { betterAuth } from "better-auth";
+import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { nextCookies } from "better-auth/next-js";
+import { organization } from "better-auth/plugins";
+import * as schema from "../../db/schema";
+import type { Runtime } from "../runtime";
+import { organizationAccess } from "./roles";
+
+/** Prefix of Sandboxer API keys, so leaked keys are recognisable by scanners. */
+export const API_KEY_PREFIX = "sbxk_";
+
+function buildAuth(rt: Runtime) {
+  let secret = rt.env.BETTER_AUTH_SECRET;
+  if (!secret) {
+    if (rt.env.NODE_ENV === "production") throw new Error("BETTER_AUTH_SECRET must be set in production");
+    rt.logger.warn("BETTER_AUTH_SECRET is not set; using a random one (sessions end when the process stops)");
+    secret = randomBytes(32).toString("hex");
+  }
+  return betterAuth({
+    appName: "Sandboxer",
+    baseURL: rt.env.SANDBOXER_URL,
+    secret,
+    database: drizzleAdapter(rt.db, {
+      provider: "pg",
+      schema: {
+        user: schema.user,
+        session: schema.session,
+        account: schema.account,
+        verification: schema.verification,
+        organization: schema.organization,
+        member: schema.member,
+        invitation: schema.invitation,
+        apikey: schema.apikey,
+      },
+    }),
+    emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: 8 },
+    advanced: { useSecureCookies: rt.env.SANDBOXER_URL.startsWith("https://") },
+    plugins: [
+      organization({ ...organizationAccess, creatorRole: "owner" }),
+      apiKey({
+        defaultPrefix: API_KEY_PREFIX,
+        enableMetadata: true,
+        // Requests are limited elsewhere; the plugin's default (10 a day) would stop any program.
+        rateLimit: { enabled: false },
+      }),
+      nextCookies(),
+    ],
+  });
+}
+
+export type Auth = ReturnType<typeof buildAuth>;
+const cache = new WeakMap<Runtime, Auth>();
+
+/** One Better Auth instance per runtime (it holds the DB adapter). */
+export function getAuth(rt: Runtime): Auth {
+  let auth = cache.get(rt);
+  if (!auth) {
+    auth = buildAuth(rt);
+    cache.set(rt, auth);
+  }
+  return auth;
+}

@@ -1,0 +1,12 @@
+import { randomUUID } from "node:crypto";
+import { identify } from "../auth/identity";
+import { getRuntime, type Runtime } from "../runtime";
+import type { Context } from "./init";
+
+/** Builds the request context: runtime, caller identity (session cookie or API key), request id. */
+export async function createContext(opts: { headers: Headers; rt?: Runtime }): Promise<Context> {
+  const rt = opts.rt ?? (await getRuntime());
+  const requestId = opts.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
+  const identity = await identify(rt, opts.headers);
+  return { rt, identity, requestId };
+}

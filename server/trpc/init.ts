@@ -1,0 +1,86 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import { z } from "zod";
+import type { Identity } from "../auth/identity";
+import { canAdminTeam, canManageSandboxes, type TeamRole } from "../auth/roles";
+import { isAppError, type AppErrorCode } from "../errors";
+import type { Runtime } from "../runtime";
+
+export type Context = { rt: Runtime; identity: Identity | null; requestId: string };
+
+const trpcCodeOf: Record<AppErrorCode, TRPCError["code"]> = {
+  NOT_FOUND: "NOT_FOUND",
+  INVALID_INPUT: "BAD_REQUEST",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  FORBIDDEN: "FORBIDDEN",
+  INSUFFICIENT_CREDITS: "PAYMENT_REQUIRED",
+  NO_ELIGIBLE_PROVIDER: "PRECONDITION_FAILED",
+  CONFLICT: "CONFLICT",
+  CANNOT_EXTEND: "PRECONDITION_FAILED",
+};
+
+const t = initTRPC.context<Context>().create({
+  /**
+   * The one place errors become API responses. AppErrors keep their (safe) message and code;
+   * input errors are flattened per field; anything else is an internal error with a request id,
+   * never the raw message or stack.
+   */
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error.cause;
+    const appError = isAppError(cause) ? cause : null;
+    const zodError = cause instanceof z.ZodError ? cause : null;
+    const internal = !appError && error.code === "INTERNAL_SERVER_ERROR";
+    return {
+      ...shape,
+      message: internal ? `internal error (request ${ctx?.requestId ?? "unknown"})` : shape.message,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        appCode: appError?.code ?? null,
+        field: appError?.details.field ?? null,
+        fieldErrors: zodError ? z.flattenError(zodError).fieldErrors : null,
+        requestId: ctx?.requestId ?? null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Turns AppErrors into TRPCErrors and logs unexpected ones once, with their stack. */
+const errorMapping = t.middleware(async ({ ctx, next, path }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = result.error.cause;
+    if (isAppError(cause)) {
+      throw new TRPCError({ code: trpcCodeOf[cause.code], message: cause.message, cause });
+    }
+    if (result.error.code === "INTERNAL_SERVER_ERROR") {
+      ctx.rt.logger.error({ requestId: ctx.requestId, path, err: result.error.cause ?? result.error }, "request failed");
+    }
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(errorMapping);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.identity) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in or send an API key (Authorization: Bearer …)" });
+  return next({ ctx: { ...ctx, identity: ctx.identity } });
+});
+
+/** A procedure scoped to the caller's team, with the caller's role checked (invariant 9). */
+export const teamProcedure = authedProcedure.use(({ ctx, next }) => {
+  const { teamId, role, userId } = ctx.identity;
+  if (!teamId || !role) throw new TRPCError({ code: "FORBIDDEN", message: "you are not a member of a team; create or join one first" });
+  return next({ ctx: { ...ctx, team: { teamId, role, userId } } });
+});
+
+const requireRole = (allowed: (role: TeamRole) => boolean, what: string) =>
+  teamProcedure.use(({ ctx, next }) => {
+    if (!allowed(ctx.team.role)) throw new TRPCError({ code: "FORBIDDEN", message: `the ${ctx.team.role} role cannot ${what}` });
+    return next();
+  });
+
+export const sandboxWriteProcedure = requireRole(canManageSandboxes, "create, extend or destroy sandboxes");
+export const adminProcedure = requireRole(canAdminTeam, "administer the team");
