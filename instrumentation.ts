@@ -6,15 +6,6 @@
 export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   if (process.env.SANDBOXER_EMBEDDED_WORKER !== "1") return;
-  const { getRuntime } = await import("./server/runtime");
-  const { startWorkers } = await import("./jobs/worker");
-  const rt = await getRuntime();
-  const workers = await startWorkers(rt);
-  const stop = async () => {
-    await workers.close();
-    await rt.close();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop());
-  process.once("SIGINT", () => void stop());
+  const { startEmbeddedWorker } = await import("./jobs/embedded-worker");
+  await startEmbeddedWorker();
 }

@@ -29,14 +29,15 @@ const t = initTRPC.context<Context>().create({
     const appError = isAppError(cause) ? cause : null;
     const zodError = cause instanceof z.ZodError ? cause : null;
     const internal = !appError && error.code === "INTERNAL_SERVER_ERROR";
+    const zodMessage = zodError?.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ");
     return {
       ...shape,
-      message: internal ? `internal error (request ${ctx?.requestId ?? "unknown"})` : shape.message,
+      message: internal ? `internal error (request ${ctx?.requestId ?? "unknown"})` : (zodMessage ?? shape.message),
       data: {
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
         appCode: appError?.code ?? null,
-        field: appError?.details.field ?? null,
+        field: appError?.details.field ?? (zodError?.issues[0]?.path.join(".") || null),
         fieldErrors: zodError ? z.flattenError(zodError).fieldErrors : null,
         requestId: ctx?.requestId ?? null,
       },
