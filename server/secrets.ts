@@ -36,3 +36,24 @@ export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   }
   return out;
 }
+
+/**
+ * Runs one adapter call and, if it throws, rethrows an error whose message has every credential
+ * value scrubbed, so nothing downstream (failure reasons, logs, job errors) can carry one.
+ */
+export async function withScrubbedErrors<T>(credentials: Record<string, string>, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const secrets = Object.values(credentials);
+    if (!(err instanceof Error) || secrets.length === 0) throw err;
+    const message = scrubSecrets(err.message, secrets);
+    if (message === err.message) throw err;
+    const ProviderErrorCtor = err.constructor as new (...args: unknown[]) => Error;
+    if (err.name === "ProviderError") {
+      const pe = err as Error & { kind: string; details: unknown };
+      throw new ProviderErrorCtor(pe.kind, message, pe.details);
+    }
+    throw new Error(message);
+  }
+}

@@ -18,6 +18,8 @@ export type StubSettings = {
   failRate: number;
   /** Page size of the simulated list call. */
   pageSize: number;
+  /** A credential field every call must receive, as a real provider's API key (none by default). */
+  requiredCredential: string | null;
 };
 
 /** A fault a test queues for the next call of one operation (see stubFaults). */
@@ -76,6 +78,11 @@ export function createStubAdapter(opts: {
   const { redis, settings } = opts;
   const k = keys(opts.keyPrefix);
 
+  function checkCredentials(ctx: AdapterContext) {
+    const field = settings.requiredCredential;
+    if (field && !ctx.credentials[field]) throw new ProviderError("auth", `stub: missing credential ${field}`, { status: 401 });
+  }
+
   async function takeFault(op: Operation): Promise<StubFault | null> {
     const raw = await redis.lpop(k.faults(op));
     return raw ? (JSON.parse(raw) as StubFault) : null;
@@ -107,6 +114,7 @@ export function createStubAdapter(opts: {
     canExtend: true,
 
     async provision(ctx, req) {
+      checkCredentials(ctx);
       await sleep(settings.latencyMs);
       const fault = await takeFault("provision");
       if (fault && !fault.afterEffect) throw toError(fault);
@@ -155,6 +163,7 @@ export function createStubAdapter(opts: {
     },
 
     async teardown(ctx, pid) {
+      checkCredentials(ctx);
       await sleep(settings.latencyMs);
       const fault = await takeFault("teardown");
       if (fault) throw toError(fault);
@@ -173,6 +182,7 @@ export function createStubAdapter(opts: {
     meterActual: meterAllocated,
 
     async list(ctx, filter) {
+      checkCredentials(ctx);
       await sleep(settings.latencyMs);
       const now = ctx.clock.now();
       const ids = filter?.sandboxId
@@ -219,5 +229,6 @@ export function stubSettingsFrom(settings: Record<string, string | number | bool
     readyDelayMs: num("SANDBOXER_STUB_READY_DELAY_MS", "ready_delay_ms", 0),
     failRate,
     pageSize: num("SANDBOXER_STUB_PAGE_SIZE", "page_size", 100) || 100,
+    requiredCredential: typeof settings.required_credential === "string" ? settings.required_credential : null,
   };
 }

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { sandboxes, teamCredits } from "../../db/schema";
 import { AppError } from "../errors";
 import { formatMicros } from "../money";
+import { withScrubbedErrors } from "../secrets";
 import type { Runtime } from "../runtime";
 import { appendLedger, placeHold } from "./credits";
 import { recordEvent } from "./events";
@@ -61,7 +62,8 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
     const resolved = await rt.resolveSecrets(ext.credentials);
     if (!resolved.ok) throw new Error(resolved.reason);
     const ctx = { logger: rt.logger.child({ sandboxId: id, extensionId: ext.id }), clock: rt.clock, credentials: resolved.values };
-    const res = await adapter.extend(ctx, row.providerSandboxId, new Date(wantedEnd.getTime() + PROVIDER_TIMEOUT_GRACE_S * 1000));
+    const extendTo = new Date(wantedEnd.getTime() + PROVIDER_TIMEOUT_GRACE_S * 1000);
+    const res = await withScrubbedErrors(resolved.values, () => adapter.extend!(ctx, row.providerSandboxId!, extendTo));
     // A provider may clamp to its own maximum; keep our expiry inside what it granted.
     const granted = new Date(res.endsAt.getTime() - PROVIDER_TIMEOUT_GRACE_S * 1000);
     effectiveEnd = granted < wantedEnd ? granted : wantedEnd;

@@ -11,7 +11,7 @@ import type { DbOrTx } from "../../db/client";
 import { newId } from "../ids";
 import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
-import { scrubSecrets } from "../secrets";
+import { scrubSecrets, withScrubbedErrors } from "../secrets";
 import { appendLedger, settleCredits } from "./credits";
 import { recordEvent } from "./events";
 import { decisionOf, planRoute, specOf, type RouteCandidate } from "./routing";
@@ -96,7 +96,7 @@ export async function failSandbox(rt: Runtime, sandboxId: string, reason: string
 /** Tears down a provider sandbox during a failed create; errors are logged, the reconciler is the backstop. */
 async function discardProviderSandbox(rt: Runtime, row: Pick<Row, "id">, extensionId: string, providerSandboxId: string, credentials: Credentials) {
   try {
-    await adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, row.id, extensionId, credentials), providerSandboxId);
+    await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, row.id, extensionId, credentials), providerSandboxId));
   } catch (err) {
     rt.logger.error({ sandboxId: row.id, extensionId, providerSandboxId, err: { message: describe(err, credentials) } }, "could not discard provider sandbox");
   }
@@ -140,7 +140,7 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
     const adapter = adapterOrThrow(rt, extensionId!);
     const ctx = ctxFor(rt, sandboxId, extensionId!, credentials);
     try {
-      await adapter.waitReady(ctx, providerSandboxId!, rt.readyTimeoutMs);
+      await withScrubbedErrors(credentials, () => adapter.waitReady(ctx, providerSandboxId!, rt.readyTimeoutMs));
     } catch (err) {
       // Kill the slow sandbox before any retry creates another one (invariant 4).
       await discardProviderSandbox(rt, row, extensionId!, providerSandboxId!, credentials);
@@ -175,7 +175,7 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
 async function adoptByTag(rt: Runtime, row: Row, extensionId: string, credentials: Credentials): Promise<string | null> {
   const adapter = adapterOrThrow(rt, extensionId);
   const ctx = ctxFor(rt, row.id, extensionId, credentials);
-  const found = (await adapter.list(ctx, { sandboxId: row.id })).filter((s) => s.state !== "ended");
+  const found = (await withScrubbedErrors(credentials, () => adapter.list(ctx, { sandboxId: row.id }))).filter((s) => s.state !== "ended");
   if (found.length === 0) return null;
   const [keep, ...extra] = found.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
   for (const dup of extra) await discardProviderSandbox(rt, row, extensionId, dup.providerSandboxId, credentials);
@@ -256,12 +256,9 @@ async function tryCandidate(
     }
   });
   try {
-    const created = await adapter.provision(ctx, {
-      sandboxId: row.id,
-      teamId: row.teamId,
-      spec,
-      timeoutSeconds: row.ttlSeconds + PROVIDER_TIMEOUT_GRACE_S,
-    });
+    const created = await withScrubbedErrors(credentials, () =>
+      adapter.provision(ctx, { sandboxId: row.id, teamId: row.teamId, spec, timeoutSeconds: row.ttlSeconds + PROVIDER_TIMEOUT_GRACE_S }),
+    );
     await saveProviderId(rt, row, extensionId, created.providerSandboxId, created.startedAt, `created on ${extensionId}`);
     outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: first eligible entry of the route that created the sandbox" });
     return { extensionId, providerSandboxId: created.providerSandboxId, credentials };
@@ -369,7 +366,7 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
   let result;
   try {
     credentials = await credentialsFor(rt, extensionId);
-    result = await adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, sandboxId, extensionId, credentials), row.providerSandboxId!);
+    result = await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, sandboxId, extensionId, credentials), row.providerSandboxId!));
   } catch (err) {
     if (isProviderError(err) && err.kind === "not_found") {
       result = { outcome: "already_gone" as const, endedAt: null };

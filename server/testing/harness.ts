@@ -78,7 +78,7 @@ export type TestRuntime = Runtime & { clock: Clock; logs: string[]; cleanup: () 
 /** A runtime on a shared test DB with its own Redis key prefix, so test files never collide. */
 export async function createTestRuntime(
   db: DbHandle,
-  opts: { clock?: Clock; processEnv?: NodeJS.ProcessEnv; resolveSecrets?: SecretResolver; readyTimeoutMs?: number; configDir?: string } = {},
+  opts: { clock?: Clock; processEnv?: Record<string, string | undefined>; resolveSecrets?: SecretResolver; readyTimeoutMs?: number; configDir?: string } = {},
 ): Promise<TestRuntime> {
   const keyPrefix = `t-${randomBytes(5).toString("hex")}`;
   const processEnv = { ...process.env, SANDBOXER_STUB_LATENCY_MS: "0", ...opts.processEnv };

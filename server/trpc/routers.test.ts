@@ -1,0 +1,123 @@
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestRuntime, openTestDb, type TestRuntime } from "../testing/harness";
+import { createApiKey, createTeam, createUser, setMembership } from "../services/teams";
+import { createContext } from "./context";
+import { createCaller } from "./root";
+
+let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
+let rt: TestRuntime;
+const keys: Record<string, string> = {};
+
+beforeAll(async () => {
+  dbHandle = await openTestDb();
+  rt = await createTestRuntime(dbHandle);
+  const owner = await createUser(rt, { email: "owner@a.test", password: "password-owner", name: "Owner A" });
+  const teamA = await createTeam(rt, { ownerId: owner, name: "Team A", creditsMicros: 10_000_000n });
+  keys.owner = (await createApiKey(rt, { userId: owner, teamId: teamA, name: "owner" })).key;
+  for (const role of ["member", "finance", "admin"] as const) {
+    const id = await createUser(rt, { email: `${role}@a.test`, password: `password-${role}`, name: role });
+    await setMembership(rt, { teamId: teamA, userId: id, role });
+    keys[role] = (await createApiKey(rt, { userId: id, teamId: teamA, name: role })).key;
+  }
+  const other = await createUser(rt, { email: "b@b.test", password: "password-b", name: "B" });
+  const teamB = await createTeam(rt, { ownerId: other, name: "Team B", creditsMicros: 100n });
+  keys.other = (await createApiKey(rt, { userId: other, teamId: teamB, name: "b" })).key;
+});
+afterAll(async () => {
+  await rt.cleanup();
+  await dbHandle.drop();
+});
+
+async function as(who: string | null) {
+  const headers = new Headers(who ? { authorization: `Bearer ${keys[who] ?? who}` } : {});
+  return createCaller(await createContext({ headers, rt }));
+}
+async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(TRPCError);
+  return err as TRPCError;
+}
+async function codeOf(p: Promise<unknown>) {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(TRPCError);
+  return (err as TRPCError).code;
+}
+
+describe("API permissions", () => {
+  it("refuses anonymous callers and unknown keys", async () => {
+    expect(await codeOf((await as(null)).credits.balance())).toBe("UNAUTHORIZED");
+    expect(await codeOf((await as("sbxk_notakey")).credits.balance())).toBe("UNAUTHORIZED");
+  });
+
+  it("lets a member create, and a finance user read but not create or destroy", async () => {
+    const member = await as("member");
+    const created = await member.sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 60 });
+    expect(created.state).toBe("requested");
+
+    const finance = await as("finance");
+    expect(await codeOf(finance.sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 60 }))).toBe("FORBIDDEN");
+    expect(await codeOf(finance.sandboxes.destroy({ id: created.id }))).toBe("FORBIDDEN");
+    expect(await codeOf(finance.sandboxes.extend({ id: created.id, bySeconds: 10 }))).toBe("FORBIDDEN");
+    expect((await finance.credits.balance()).heldMicros).toBe(created.holdMicros);
+    expect(await finance.usage.list({})).toMatchObject({ items: [], totals: { count: 0 } });
+    expect((await finance.sandboxes.get({ id: created.id })).id).toBe(created.id);
+  });
+
+  it("answers NOT_FOUND for another team's sandbox, for every procedure", async () => {
+    const created = await (await as("member")).sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 60 });
+    const other = await as("other");
+    expect(await codeOf(other.sandboxes.get({ id: created.id }))).toBe("NOT_FOUND");
+    expect(await codeOf(other.sandboxes.destroy({ id: created.id }))).toBe("NOT_FOUND");
+    expect(await codeOf(other.sandboxes.extend({ id: created.id, bySeconds: 10 }))).toBe("NOT_FOUND");
+    expect((await other.sandboxes.list({})).items.map((s) => s.id)).not.toContain(created.id);
+  });
+
+  it("lets only owners and admins top up, idempotently", async () => {
+    expect(await codeOf((await as("member")).credits.topUp({ amount: "5", idempotencyKey: "member-try-1" }))).toBe("FORBIDDEN");
+    expect(await codeOf((await as("finance")).credits.topUp({ amount: "5", idempotencyKey: "finance-try-1" }))).toBe("FORBIDDEN");
+    const admin = await as("admin");
+    const before = BigInt((await admin.credits.balance()).balanceMicros);
+    await admin.credits.topUp({ amount: "2.5", idempotencyKey: "admin-topup-1" });
+    const after = await admin.credits.topUp({ amount: "2.5", idempotencyKey: "admin-topup-1" });
+    expect(BigInt(after.balanceMicros) - before).toBe(2_500_000n);
+    expect(await codeOf(admin.credits.topUp({ amount: "1.0000001", idempotencyKey: "admin-topup-2" }))).toBe("BAD_REQUEST");
+  });
+});
+
+describe("API errors", () => {
+  it("names the field for a TTL above the maximum and creates nothing", async () => {
+    const member = await as("member");
+    const before = (await member.sandboxes.list({})).items.length;
+    const err = await errorOf(member.sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 7200 }));
+    expect(err.code).toBe("BAD_REQUEST");
+    expect(err.message).toMatch(/TTL 7200s is above profile.burst-sandbox's maximum of 3600s/);
+    expect((await member.sandboxes.list({})).items.length).toBe(before);
+  });
+
+  it("refuses a create the team cannot pay for with PAYMENT_REQUIRED", async () => {
+    const err = await errorOf((await as("other")).sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 3600 }));
+    expect(err.code).toBe("PAYMENT_REQUIRED");
+    expect(err.message).toMatch(/insufficient credits: this needs a hold of \$0\.093600 but \$0\.000100 is available/);
+  });
+
+  it("refuses a Modal GPU profile with the reasons when no provider can run it", async () => {
+    const err = await errorOf((await as("member")).sandboxes.create({ profile: "modal-gpu" }));
+    expect(err.code).toBe("PRECONDITION_FAILED");
+    expect(err.message).toMatch(/ext.modal: adapter not available/);
+  });
+
+  it("previews estimates, the chosen provider and skip reasons without holding anything", async () => {
+    const member = await as("member");
+    const before = await member.credits.balance();
+    const preview = await member.sandboxes.preview({ profile: "burst-sandbox", ttlSeconds: 100 });
+    expect(preview.chosenExtensionId).toBe("ext.saas-stub");
+    expect(preview.holdMicros).toBe("2600");
+    expect(preview.candidates.map((c) => [c.extensionId, c.eligible])).toEqual([
+      ["ext.e2b", false],
+      ["ext.modal", false],
+      ["ext.saas-stub", true],
+    ]);
+    expect(await member.credits.balance()).toEqual(before);
+  });
+});
