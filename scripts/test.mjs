@@ -14,7 +14,18 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { DATA_DIR, ROOT, liveChildren, localBin, onStopSignal, resolveRedis, say, startChild, stopChildren, warn } from "./lib/services.mjs";
+import {
+  DATA_DIR,
+  ROOT,
+  liveChildren,
+  localBin,
+  onStopSignal,
+  resolveRedis,
+  say,
+  startChild,
+  stopChildren,
+  warn,
+} from "./lib/services.mjs";
 
 const RESULTS_DIR = path.join(DATA_DIR, "test-results");
 const CHROMIUM = "/usr/bin/chromium";
@@ -45,9 +56,13 @@ async function main() {
 
   const pgUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
   if (pgUrl) {
-    runs.push(await runVitest("postgres", vitestArgs, { REDIS_URL: redis.url, TEST_DATABASE_URL: pgUrl }));
+    runs.push(
+      await runVitest("postgres", vitestArgs, { REDIS_URL: redis.url, TEST_DATABASE_URL: pgUrl }),
+    );
   } else {
-    say("Postgres pass skipped: set TEST_DATABASE_URL (or DATABASE_URL) to run the tests on Postgres too.");
+    say(
+      "Postgres pass skipped: set TEST_DATABASE_URL (or DATABASE_URL) to run the tests on Postgres too.",
+    );
   }
 
   if (vitestArgs.length > 0) say("e2e skipped: arguments were given, and they only filter vitest.");
@@ -79,7 +94,15 @@ async function runVitest(driver, extraArgs, extraEnv) {
   const code = await run(name, localBin("vitest"), args, env);
 
   const json = readJson(report);
-  if (!json) return { name, ok: false, passed: 0, failed: 0, skipped: 0, problem: `exited with code ${code} and wrote no report` };
+  if (!json)
+    return {
+      name,
+      ok: false,
+      passed: 0,
+      failed: 0,
+      skipped: 0,
+      problem: `exited with code ${code} and wrote no report`,
+    };
   // A test file that fails to load has no failing test, only a failed file:
   // count each such file as one failure so the totals don't look green.
   const brokenFiles = (json.testResults ?? []).filter(
@@ -91,7 +114,10 @@ async function runVitest(driver, extraArgs, extraEnv) {
     passed: json.numPassedTests ?? 0,
     failed: (json.numFailedTests ?? 0) + brokenFiles,
     skipped: (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0),
-    problem: code !== 0 ? `exited with code ${code}${brokenFiles ? ` (${brokenFiles} file(s) failed to load)` : ""}` : null,
+    problem:
+      code !== 0
+        ? `exited with code ${code}${brokenFiles ? ` (${brokenFiles} file(s) failed to load)` : ""}`
+        : null,
   };
 }
 
@@ -120,7 +146,15 @@ async function runPlaywright(extraEnv) {
   const code = await run(name, localBin("playwright"), ["test", "--reporter=list,json"], env);
 
   const stats = readJson(report)?.stats;
-  if (!stats) return { name, ok: false, passed: 0, failed: 0, skipped: 0, problem: `exited with code ${code} and wrote no report` };
+  if (!stats)
+    return {
+      name,
+      ok: false,
+      passed: 0,
+      failed: 0,
+      skipped: 0,
+      problem: `exited with code ${code} and wrote no report`,
+    };
   return {
     name,
     ok: code === 0,
@@ -150,7 +184,9 @@ function hasSpecFiles(dir) {
     return false;
   }
   return entries.some((e) =>
-    e.isDirectory() ? e.name !== "node_modules" && hasSpecFiles(path.join(dir, e.name)) : e.name.endsWith(".spec.ts"),
+    e.isDirectory()
+      ? e.name !== "node_modules" && hasSpecFiles(path.join(dir, e.name))
+      : e.name.endsWith(".spec.ts"),
   );
 }
 
@@ -171,8 +207,11 @@ function summarize(runs) {
   process.stdout.write("\n");
   for (const r of runs) {
     for (const k of Object.keys(total)) total[k] += r[k];
-    say(`${r.ok ? "ok  " : "FAIL"} ${r.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`);
-    if (r.problem) warn(`     ${r.name} ${r.problem.includes("\n") ? "problem:\n" + r.problem : r.problem}`);
+    say(
+      `${r.ok ? "ok  " : "FAIL"} ${r.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`,
+    );
+    if (r.problem)
+      warn(`     ${r.name} ${r.problem.includes("\n") ? "problem:\n" + r.problem : r.problem}`);
   }
   const executed = total.passed + total.failed;
   if (executed === 0) warn("no tests were executed — that counts as a failure.");

@@ -42,8 +42,23 @@ DATABASE_URL (else embedded PGlite in .data/), BETTER_AUTH_SECRET
 
 const HEALTH_DEADLINE_MS = 120_000;
 // Sources whose change makes the production build in .next/ stale.
-const BUILD_INPUT_DIRS = ["app", "server", "jobs", "adapters", "db", "profiles", "public"];
-const BUILD_INPUT_FILES = ["next.config.ts", "tsconfig.json", "package.json", "package-lock.json"];
+// (Missing ones are simply skipped.)
+const BUILD_INPUT_DIRS = [
+  "app",
+  "server",
+  "jobs",
+  "adapters",
+  "db",
+  "profiles",
+  "lib",
+  "components",
+  "public",
+];
+// prettier-ignore
+const BUILD_INPUT_FILES = [
+  "next.config.ts", "tsconfig.json", "package.json", "package-lock.json",
+  "postcss.config.mjs", "instrumentation.ts", "middleware.ts", "proxy.ts",
+];
 
 let stopping = null; // the shutdown promise, once shutdown has begun
 
@@ -62,7 +77,8 @@ async function main() {
   fs.mkdirSync(DATA_DIR, { recursive: true });
 
   const env = childEnv(opts);
-  if (opts.fakes) say("fakes are ON: SANDBOXER_FAKES=1 is set for every process (cloud providers are simulated)");
+  if (opts.fakes)
+    say("fakes are ON: SANDBOXER_FAKES=1 is set for every process (cloud providers are simulated)");
   env.REDIS_URL = await startRedis();
   if (!env.BETTER_AUTH_SECRET) env.BETTER_AUTH_SECRET = loadOrCreateAuthSecret();
 
@@ -89,7 +105,12 @@ async function main() {
 // Arguments and environment
 
 function parseArgs(argv) {
-  const opts = { dev: false, fakes: false, port: Number(process.env.PORT) || 3000, host: "127.0.0.1" };
+  const opts = {
+    dev: false,
+    fakes: false,
+    port: Number(process.env.PORT) || 3000,
+    host: "127.0.0.1",
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s);
     const value = () => inline ?? argv[++i];
@@ -102,7 +123,8 @@ function parseArgs(argv) {
       process.exit(0);
     } else die(`unknown argument: ${argv[i]}\n\n${USAGE}`);
   }
-  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) die(`invalid port; ${USAGE}`);
+  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)
+    die(`invalid port; ${USAGE}`);
   if (!opts.host) die(`--host needs an address\n\n${USAGE}`);
   return opts;
 }
@@ -116,6 +138,7 @@ function childEnv(opts) {
   env.SANDBOXER_URL = url;
   env.BETTER_AUTH_URL = url;
   if (opts.fakes) env.SANDBOXER_FAKES = "1";
+  env.NEXT_TELEMETRY_DISABLED ??= "1"; // a local run has no business phoning home
   // Children's output goes through a pipe; keep colours if we have a terminal.
   if (process.stdout.isTTY && !env.NO_COLOR) env.FORCE_COLOR ??= "1";
   return env;
@@ -150,7 +173,8 @@ function dependenciesStaleReason() {
   if (!fs.existsSync(nm)) return "node_modules is missing";
   const installedAt = Math.max(mtimeMs(nm), mtimeMs(path.join(nm, ".package-lock.json")));
   for (const file of ["package-lock.json", "package.json"]) {
-    if (mtimeMs(path.join(ROOT, file)) > installedAt) return `${file} changed since the last install`;
+    if (mtimeMs(path.join(ROOT, file)) > installedAt)
+      return `${file} changed since the last install`;
   }
   return null;
 }
@@ -195,7 +219,10 @@ function buildStaleReason() {
   const buildId = path.join(ROOT, ".next", "BUILD_ID");
   const builtAt = mtimeMs(buildId);
   if (!builtAt) return "no previous build";
-  const inputs = [...BUILD_INPUT_DIRS.flatMap((d) => listFiles(path.join(ROOT, d))), ...BUILD_INPUT_FILES.map((f) => path.join(ROOT, f))];
+  const inputs = [
+    ...BUILD_INPUT_DIRS.flatMap((d) => listFiles(path.join(ROOT, d))),
+    ...BUILD_INPUT_FILES.map((f) => path.join(ROOT, f)),
+  ];
   const newer = inputs.find((f) => mtimeMs(f) > builtAt);
   return newer ? `${path.relative(ROOT, newer)} changed since the last build` : null;
 }
@@ -231,7 +258,12 @@ function startApp(opts, env) {
   if (!embedded) {
     say("starting worker: tsx jobs/worker-main.ts");
     const workerEnv = { ...env, SANDBOXER_EMBEDDED_WORKER: "0" };
-    watch(startChild("worker", localBin("tsx"), ["jobs/worker-main.ts"], { env: workerEnv, prefix: "worker" }));
+    watch(
+      startChild("worker", localBin("tsx"), ["jobs/worker-main.ts"], {
+        env: workerEnv,
+        prefix: "worker",
+      }),
+    );
   }
 }
 
@@ -255,7 +287,8 @@ async function waitForHealthy(port) {
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${url} did not return 200 within ${HEALTH_DEADLINE_MS / 1000}s`);
+    if (Date.now() > deadline)
+      throw new Error(`${url} did not return 200 within ${HEALTH_DEADLINE_MS / 1000}s`);
     await sleep(500);
   }
   await stopping; // shutting down: never resolve into the banner
@@ -286,7 +319,9 @@ function printBanner(opts, env) {
     "Press Ctrl-C to stop everything.",
   ];
   const rule = "=".repeat(72);
-  process.stdout.write(`\n${rule}\n${lines.map((l) => (l ? `  ${l}` : "")).join("\n")}\n${rule}\n\n`);
+  process.stdout.write(
+    `\n${rule}\n${lines.map((l) => (l ? `  ${l}` : "")).join("\n")}\n${rule}\n\n`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -303,7 +338,10 @@ function shutdown(code, message) {
     else warn(message);
     const children = liveChildren();
     const redis = children.filter((c) => c.procName === "redis");
-    await stopChildren(children.filter((c) => !redis.includes(c)), 10_000);
+    await stopChildren(
+      children.filter((c) => !redis.includes(c)),
+      10_000,
+    );
     await stopChildren(redis, 5_000);
     process.exit(code);
   })();

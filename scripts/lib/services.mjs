@@ -159,7 +159,9 @@ export function startChild(name, cmd, args, { env = process.env, prefix = null, 
 }
 
 function relayLines(from, to, tag) {
-  readline.createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => to.write(tag + line + "\n"));
+  readline
+    .createInterface({ input: from, crlfDelay: Infinity })
+    .on("line", (line) => to.write(tag + line + "\n"));
 }
 
 /** Runs a one-shot command to completion; throws (with the command) if it fails. */
@@ -168,7 +170,8 @@ export async function runStep(name, cmd, args, opts = {}) {
   const child = startChild(name, cmd, args, opts);
   const { code, signal, error } = await child.exited;
   if (error) throw new Error(`${name} could not start: ${error.message}`);
-  if (code !== 0) throw new Error(`${name} failed (${signal ? `signal ${signal}` : `exit code ${code}`})`);
+  if (code !== 0)
+    throw new Error(`${name} failed (${signal ? `signal ${signal}` : `exit code ${code}`})`);
 }
 
 /**
@@ -256,7 +259,11 @@ export function pingRedis(host, port, timeoutMs = 1000) {
 /** Host and port of a redis:// URL (defaults as ioredis applies them). */
 export function redisAddress(url) {
   const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1", port: Number(u.port) || 6379, tls: u.protocol === "rediss:" };
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1",
+    port: Number(u.port) || 6379,
+    tls: u.protocol === "rediss:",
+  };
 }
 
 /**
@@ -272,7 +279,9 @@ export async function resolveRedis({ reuseDefault = false } = {}) {
   if (process.env.REDIS_URL && !forcePrivate) {
     const { host, port, tls } = redisAddress(process.env.REDIS_URL);
     if (!tls && !(await pingRedis(host, port, 2000))) {
-      die(`REDIS_URL is set but no Redis answers at ${host}:${port}. Start it, or unset REDIS_URL to use a private one.`);
+      die(
+        `REDIS_URL is set but no Redis answers at ${host}:${port}. Start it, or unset REDIS_URL to use a private one.`,
+      );
     }
     say(`using Redis from REDIS_URL (${host}:${port})`);
     return { url: process.env.REDIS_URL, child: null };
@@ -294,7 +303,8 @@ export async function resolveRedis({ reuseDefault = false } = {}) {
 export function ensureRedisServerBinary() {
   let bin = findExecutable("redis-server");
   if (bin) return bin;
-  const canApt = typeof process.getuid === "function" && process.getuid() === 0 && findExecutable("apt-get");
+  const canApt =
+    typeof process.getuid === "function" && process.getuid() === 0 && findExecutable("apt-get");
   if (!canApt) {
     die(
       "redis-server is not installed. Install it with:\n\n" +
@@ -306,7 +316,8 @@ export function ensureRedisServerBinary() {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   for (const args of [["update"], ["install", "-y", "redis-server"]]) {
     const r = spawnSync("apt-get", args, { stdio: "inherit", env });
-    if (r.status !== 0) die(`apt-get ${args.join(" ")} failed (exit ${r.status}); install redis-server yourself.`);
+    if (r.status !== 0)
+      die(`apt-get ${args.join(" ")} failed (exit ${r.status}); install redis-server yourself.`);
   }
   bin = findExecutable("redis-server");
   if (!bin) die("apt-get reported success but redis-server is still not on PATH.");
