@@ -35,6 +35,14 @@ function buildAuth(rt: Runtime) {
         apikey: schema.apikey,
       },
     }),
+    // Through our logger, message only: the library's extra arguments can hold request details.
+    logger: {
+      level: "warn",
+      log: (level, message) => {
+        const method = level === "error" ? "error" : level === "warn" ? "warn" : level === "debug" ? "debug" : "info";
+        rt.logger[method]({ component: "auth" }, message);
+      },
+    },
     emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: 8 },
     advanced: { useSecureCookies: rt.env.SANDBOXER_URL.startsWith("https://") },
     plugins: [
