@@ -1,0 +1,52 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { systemClock } from "../contract";
+import { describeAdapterConformance } from "../conformance";
+import { createLogger } from "../../server/logger";
+import { parseRatePico } from "../../server/money";
+import { deleteKeys, redisUrl } from "../../server/testing/harness";
+import { createStubAdapter, stubControl, stubSettingsFrom } from "./stub-adapter";
+
+const redis = new Redis(redisUrl());
+const prefix = `t-stub-${randomBytes(4).toString("hex")}`;
+afterAll(async () => {
+  redis.disconnect();
+  await deleteKeys(prefix);
+});
+
+const settings = { latencyMs: 0, readyDelayMs: 0, failRate: 0, pageSize: 3, requiredCredential: null };
+const adapter = createStubAdapter({ extensionId: "ext.saas-stub", redis, keyPrefix: prefix, settings });
+const ctx = { logger: createLogger({ level: "silent" }), clock: systemClock, credentials: {} };
+const spec = { template: "base", vcpuMilli: 2000, memoryMiB: 512, gpuCount: 0, gpuType: null };
+
+describeAdapterConformance("saas-stub", async () => ({
+  adapter,
+  ctx,
+  rates: { vcpuSecondPico: parseRatePico("0.000012"), gibSecondPico: parseRatePico("0.000004"), gpuSecondPico: 0n },
+  spec,
+  unknownProviderId: "stub-0000000000000000",
+  sandboxesForPaging: 7,
+}));
+
+describe("saas-stub specifics", () => {
+  it("shares state across adapter instances (as across worker processes)", async () => {
+    const other = createStubAdapter({ extensionId: "ext.saas-stub", redis: new Redis(redisUrl()), keyPrefix: prefix, settings });
+    const created = await adapter.provision(ctx, { sandboxId: "sbx_shared1", teamId: "t", spec, timeoutSeconds: 60 });
+    expect((await other.list(ctx, { sandboxId: "sbx_shared1" })).map((s) => s.providerSandboxId)).toEqual([created.providerSandboxId]);
+    expect((await other.teardown(ctx, created.providerSandboxId)).outcome).toBe("terminated");
+  });
+
+  it("fails the listing when a page fails instead of returning a short list", async () => {
+    for (let i = 0; i < 4; i++) await adapter.provision(ctx, { sandboxId: `sbx_page${i}`, teamId: "t", spec, timeoutSeconds: 60 });
+    const control = stubControl(redis, prefix);
+    await control.inject("list", { kind: "unavailable" }); // first page fails
+    await expect(adapter.list(ctx)).rejects.toMatchObject({ kind: "unavailable" });
+  });
+
+  it("validates settings, naming the variable", () => {
+    expect(() => stubSettingsFrom({ fail_rate: 2 }, {})).toThrow(/SANDBOXER_STUB_FAIL_RATE \/ settings.fail_rate: must be between 0 and 1/);
+    expect(() => stubSettingsFrom({}, { SANDBOXER_STUB_LATENCY_MS: "abc" })).toThrow(/SANDBOXER_STUB_LATENCY_MS/);
+    expect(stubSettingsFrom({ latency_ms: 5 }, { SANDBOXER_STUB_LATENCY_MS: "0" }).latencyMs).toBe(0);
+  });
+});
