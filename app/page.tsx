@@ -1,8 +1,6 @@
+import { redirect } from "next/navigation";
+
+/** The console starts at the sandboxes list; its layout sends anonymous visitors to sign in. */
 export default function Home() {
-  return (
-    <main>
-      <h1>Sandboxer</h1>
-      <p>The console is coming; use the CLI (`npx sandboxer --help`) or the tRPC API at /api/trpc.</p>
-    </main>
-  );
+  redirect("/sandboxes");
 }

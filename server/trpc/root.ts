@@ -1,6 +1,8 @@
 import { createCallerFactory, router } from "./init";
 import { creditsRouter, meRouter, profilesRouter, usageRouter } from "./routers/account";
 import { sandboxesRouter } from "./routers/sandboxes";
+import { apiKeysRouter, registryRouter, reportsRouter } from "./routers/console";
+import { teamsRouter } from "./routers/console-teams";
 
 export const appRouter = router({
   me: meRouter,
@@ -8,6 +10,11 @@ export const appRouter = router({
   profiles: profilesRouter,
   credits: creditsRouter,
   usage: usageRouter,
+  // Console: teams and members, API keys, the read-only registry, usage reports.
+  teams: teamsRouter,
+  apiKeys: apiKeysRouter,
+  registry: registryRouter,
+  reports: reportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -9,6 +9,9 @@ export async function GET() {
     const result = await checkReadiness(await getRuntime());
     return Response.json(result, { status: result.ok ? 200 : 503 });
   } catch {
-    return Response.json({ ok: false, error: "runtime failed to start; see the server log" }, { status: 503 });
+    return Response.json(
+      { ok: false, error: "runtime failed to start; see the server log" },
+      { status: 503 },
+    );
   }
 }

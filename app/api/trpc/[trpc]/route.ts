@@ -14,7 +14,9 @@ const handler = (req: Request) =>
     onError: ({ error, ctx, path }) => {
       // Procedure errors are logged by the error middleware; this catches context failures.
       if (ctx || error.code !== "INTERNAL_SERVER_ERROR") return;
-      void getRuntime().then((rt) => rt.logger.error({ path, err: error.cause ?? error }, "request context failed"));
+      void getRuntime().then((rt) =>
+        rt.logger.error({ path, err: error.cause ?? error }, "request context failed"),
+      );
     },
   });
 

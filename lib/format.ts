@@ -1,0 +1,63 @@
+import { formatMicros } from "@/server/money";
+
+/**
+ * Money arrives as integer micro-dollar strings. Formatting goes through formatMicros (bigint,
+ * exact) and only trims trailing zeros beyond the cents, so "$0.000123" stays visible and
+ * "$100.00" does not show six zeros.
+ */
+export function formatMoney(micros: string | null | undefined): string {
+  if (micros === null || micros === undefined || micros === "") return "—";
+  let exact: string;
+  try {
+    exact = formatMicros(BigInt(micros));
+  } catch {
+    return "—";
+  }
+  const negative = exact.startsWith("-");
+  const [whole = "0", frac = ""] = (negative ? exact.slice(1) : exact).split(".");
+  const trimmed = frac.replace(/0+$/, "").padEnd(2, "0");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${negative ? "-" : ""}$${grouped}.${trimmed}`;
+}
+
+/** Subtracts micro-dollar strings exactly. */
+export function subtractMicros(a: string, b: string): string {
+  return (BigInt(a) - BigInt(b)).toString();
+}
+
+/** Dollars as a float, for chart geometry only (bar heights); labels use formatMoney. */
+export function microsToChartNumber(micros: string): number {
+  return Number(BigInt(micros)) / 1_000_000;
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/**
+ * UTC and fixed format, so the server's render and the browser's hydration agree whatever the
+ * viewer's time zone.
+ */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "—";
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
+}
+
+/** "1h 05m", "4m 09s", "12s". */
+export function formatDuration(totalSeconds: number): string {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h}h ${pad(m)}m`;
+  if (m > 0) return `${m}m ${pad(sec)}s`;
+  return `${sec}s`;
+}
+
+export function formatHours(durationMs: number): string {
+  return `${(durationMs / 3_600_000).toFixed(2)} h`;
+}
+
+/** "profile.burst-sandbox" → "burst-sandbox"; ids stay recognisable but shorter. */
+export const shortId = (id: string | null | undefined) =>
+  id ? id.replace(/^(profile|ext)\./, "") : "—";

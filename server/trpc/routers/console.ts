@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { canAdminTeam } from "../../auth/roles";
+import { createTeamKey, listTeamKeys, revokeTeamKey } from "../../services/console-api-keys";
+import { listRegistry } from "../../services/console-registry";
+import { usageSummary } from "../../services/console-usage";
+import { router, teamProcedure } from "../init";
+
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date such as 2026-12-01");
+
+/**
+ * API keys belong to a person in a team and act with that person's role there, so anyone in the
+ * team may hold keys; admins see and revoke every key of the team.
+ */
+export const apiKeysRouter = router({
+  list: teamProcedure.query(({ ctx }) =>
+    listTeamKeys(ctx.rt, {
+      teamId: ctx.team.teamId,
+      userId: ctx.team.userId,
+      all: canAdminTeam(ctx.team.role),
+    }),
+  ),
+  /** The only response that ever contains the key; only its hash is stored. */
+  create: teamProcedure
+    .input(
+      z.object({
+        name: z.string().trim().min(1, "give the key a name").max(60, "at most 60 characters"),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      createTeamKey(ctx.rt, { teamId: ctx.team.teamId, userId: ctx.team.userId, name: input.name }),
+    ),
+  revoke: teamProcedure
+    .input(z.object({ id: z.string().min(1).max(100) }))
+    .mutation(({ ctx, input }) =>
+      revokeTeamKey(ctx.rt, {
+        teamId: ctx.team.teamId,
+        userId: ctx.team.userId,
+        isAdmin: canAdminTeam(ctx.team.role),
+        keyId: input.id,
+      }),
+    ),
+});
+
+export const registryRouter = router({
+  /** Profiles and extensions: pricing, limits, and whether credentials resolve (never values). */
+  list: teamProcedure.query(({ ctx }) => listRegistry(ctx.rt)),
+});
+
+export const reportsRouter = router({
+  /** Cost and sandbox-hours by day, extension and profile over whole UTC days. */
+  usageSummary: teamProcedure
+    .input(z.object({ from: day, to: day }))
+    .query(({ ctx, input }) => usageSummary(ctx.rt, ctx.team.teamId, input)),
+});
