@@ -1,0 +1,167 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { useEffect, useState, type FormEvent } from "react";
+import { Alert } from "@/components/ui/alert";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Field } from "@/components/ui/field";
+import { Input, NativeSelect } from "@/components/ui/input";
+import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
+import { formatDuration } from "@/lib/format";
+import { useTRPC } from "@/lib/trpc";
+import { CreatePreview } from "./create-preview";
+
+type ProfileOption = {
+  id: string;
+  name: string;
+  description: string | null;
+  ttl: { defaultSeconds: number; maxSeconds: number };
+  resources: { vcpu: number; memoryMiB: number; gpu: number; gpuType: string | null };
+};
+
+/** Waits until typing pauses before asking for a new estimate. */
+function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+export function CreateSandboxForm({
+  profiles,
+  initialProfile,
+}: {
+  profiles: ProfileOption[];
+  initialProfile?: string;
+}) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const [profileId, setProfileId] = useState(initialProfile ?? profiles[0]?.id ?? "");
+  const profile = profiles.find((p) => p.id === profileId);
+  const [ttlText, setTtlText] = useState(String(profile?.ttl.defaultSeconds ?? 300));
+  const [submitError, setSubmitError] = useState<SafeError | null>(null);
+
+  const ttlNumber = Number(ttlText);
+  const ttlLocalError =
+    ttlText.trim() === "" || !Number.isInteger(ttlNumber) || ttlNumber <= 0
+      ? "Enter a whole number of seconds above 0."
+      : undefined;
+  const previewInput = useDebounced({ profile: profileId, ttlSeconds: ttlNumber }, 250);
+  const preview = useQuery(
+    trpc.sandboxes.preview.queryOptions(previewInput, {
+      enabled: Boolean(profileId) && !ttlLocalError,
+      retry: false,
+    }),
+  );
+  const balance = useQuery(trpc.credits.balance.queryOptions());
+  const create = useMutation(trpc.sandboxes.create.mutationOptions());
+
+  const previewError = preview.isError ? toSafeError(preview.error) : null;
+  // A submit error wins; otherwise the live preview's verdict on the same field is shown.
+  const ttlError = fieldError(submitError, "ttlSeconds") ?? fieldError(previewError, "ttlSeconds");
+  const profileError = fieldError(submitError, "profile") ?? fieldError(previewError, "profile");
+  const formError =
+    submitError && !fieldError(submitError, "ttlSeconds") && !fieldError(submitError, "profile")
+      ? submitError.message
+      : null;
+
+  async function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    setSubmitError(null);
+    if (ttlLocalError) {
+      setSubmitError({
+        message: ttlLocalError,
+        code: "BAD_REQUEST",
+        field: "ttlSeconds",
+        fieldErrors: {},
+      });
+      return;
+    }
+    try {
+      // Limits (e.g. the profile's maximum TTL) are the server's to judge: it says which field.
+      const created = await create.mutateAsync({ profile: profileId, ttlSeconds: ttlNumber });
+      await queryClient.invalidateQueries({ queryKey: trpc.sandboxes.list.queryKey() });
+      await queryClient.invalidateQueries({ queryKey: trpc.credits.pathKey() });
+      router.push(`/sandboxes/${created.id}`);
+    } catch (err) {
+      setSubmitError(toSafeError(err));
+    }
+  }
+
+  return (
+    <form
+      onSubmit={onSubmit}
+      noValidate
+      className="grid gap-6 lg:grid-cols-[minmax(0,22rem)_1fr]"
+      aria-label="Create a sandbox"
+    >
+      <Card className="h-fit">
+        <CardHeader>
+          <CardTitle>Request</CardTitle>
+          <CardDescription>Nothing is held or created until you submit.</CardDescription>
+        </CardHeader>
+        <CardContent className="grid gap-4">
+          {formError ? <Alert variant="destructive">{formError}</Alert> : null}
+          <Field label="Profile" error={profileError} hint={profile?.description ?? undefined}>
+            <NativeSelect
+              name="profile"
+              value={profileId}
+              onChange={(e) => {
+                setProfileId(e.target.value);
+                setSubmitError(null);
+                const next = profiles.find((p) => p.id === e.target.value);
+                if (next) setTtlText(String(next.ttl.defaultSeconds));
+              }}
+            >
+              {profiles.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name} ({p.id})
+                </option>
+              ))}
+            </NativeSelect>
+          </Field>
+          <Field
+            label="Time to live (seconds)"
+            error={ttlError}
+            hint={
+              profile
+                ? `${ttlLocalError ? "" : `${formatDuration(ttlNumber)}. `}Default ${profile.ttl.defaultSeconds}s, maximum ${profile.ttl.maxSeconds}s (${formatDuration(profile.ttl.maxSeconds)}).`
+                : undefined
+            }
+          >
+            <Input
+              name="ttlSeconds"
+              inputMode="numeric"
+              value={ttlText}
+              onChange={(e) => {
+                setTtlText(e.target.value);
+                setSubmitError(null);
+              }}
+            />
+          </Field>
+          {profile ? (
+            <p className="text-xs text-muted-foreground">
+              {profile.resources.vcpu} vCPU · {profile.resources.memoryMiB} MiB
+              {profile.resources.gpu > 0
+                ? ` · ${profile.resources.gpu}× ${profile.resources.gpuType}`
+                : ""}
+            </p>
+          ) : null}
+          <Button type="submit" disabled={create.isPending || !profileId}>
+            {create.isPending ? "Creating…" : "Create sandbox"}
+          </Button>
+        </CardContent>
+      </Card>
+      <CreatePreview
+        preview={preview}
+        balance={balance}
+        hasInputError={Boolean(ttlLocalError || ttlError || profileError)}
+      />
+    </form>
+  );
+}

@@ -1,0 +1,145 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Clock, Trash2 } from "lucide-react";
+import { useState } from "react";
+import { useConsole } from "@/components/console/console-context";
+import {
+  AlertDialog,
+  AlertDialogAction,
+  AlertDialogCancel,
+  AlertDialogContent,
+  AlertDialogDescription,
+  AlertDialogFooter,
+  AlertDialogHeader,
+  AlertDialogTitle,
+  AlertDialogTrigger,
+} from "@/components/ui/alert-dialog";
+import { Button } from "@/components/ui/button";
+import { NativeSelect } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { toSafeError, type SafeError } from "@/lib/errors";
+import { isTerminal } from "@/lib/sandbox-states";
+import { useTRPC } from "@/lib/trpc";
+import type { SandboxDetailData } from "./sandbox-detail";
+
+const EXTEND_CHOICES = [
+  { seconds: 300, label: "+5 minutes" },
+  { seconds: 900, label: "+15 minutes" },
+  { seconds: 1800, label: "+30 minutes" },
+  { seconds: 3600, label: "+1 hour" },
+];
+
+/** Extend and destroy, for roles that manage sandboxes; finance sees neither. */
+export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const { can } = useConsole();
+  const [by, setBy] = useState(EXTEND_CHOICES[0]!.seconds);
+  const [error, setError] = useState<SafeError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const refresh = async () => {
+    await queryClient.invalidateQueries({
+      queryKey: trpc.sandboxes.get.queryKey({ id: sandbox.id }),
+    });
+    await queryClient.invalidateQueries({ queryKey: trpc.sandboxes.list.queryKey() });
+  };
+  const extend = useMutation(trpc.sandboxes.extend.mutationOptions({ onSettled: refresh }));
+  const destroy = useMutation(trpc.sandboxes.destroy.mutationOptions({ onSettled: refresh }));
+
+  if (!can.manageSandboxes || isTerminal(sandbox.state)) return null;
+  const destroying = sandbox.state === "destroying" || sandbox.destroyRequestedAt !== null;
+
+  return (
+    <div className="flex flex-col items-end gap-1">
+      <div className="flex flex-wrap items-end gap-2">
+        {sandbox.state === "ready" && !destroying ? (
+          <form
+            className="flex items-end gap-2"
+            aria-label="Extend TTL"
+            onSubmit={async (e) => {
+              e.preventDefault();
+              setError(null);
+              setNotice(null);
+              try {
+                const res = await extend.mutateAsync({ id: sandbox.id, bySeconds: by });
+                setNotice(`Extended: the TTL is now ${res.ttlSeconds}s.`);
+              } catch (err) {
+                setError(toSafeError(err));
+              }
+            }}
+          >
+            <div className="grid gap-1">
+              <Label htmlFor="extend-by" className="text-xs text-muted-foreground">
+                Extend by
+              </Label>
+              <NativeSelect
+                id="extend-by"
+                className="w-36"
+                value={by}
+                onChange={(e) => setBy(Number(e.target.value))}
+                aria-invalid={error ? true : undefined}
+                aria-describedby={error ? "extend-error" : undefined}
+              >
+                {EXTEND_CHOICES.map((c) => (
+                  <option key={c.seconds} value={c.seconds}>
+                    {c.label}
+                  </option>
+                ))}
+              </NativeSelect>
+            </div>
+            <Button type="submit" variant="outline" disabled={extend.isPending}>
+              <Clock aria-hidden /> {extend.isPending ? "Extending…" : "Extend"}
+            </Button>
+          </form>
+        ) : null}
+        <AlertDialog>
+          <AlertDialogTrigger asChild>
+            <Button variant="destructive" disabled={destroying || destroy.isPending}>
+              <Trash2 aria-hidden /> {destroying ? "Destroying…" : "Destroy"}
+            </Button>
+          </AlertDialogTrigger>
+          <AlertDialogContent>
+            <AlertDialogHeader>
+              <AlertDialogTitle>Destroy {sandbox.id}?</AlertDialogTitle>
+              <AlertDialogDescription>
+                The sandbox stops now and everything in it is lost. You are charged for the time it
+                ran; the rest of the hold is released.
+              </AlertDialogDescription>
+            </AlertDialogHeader>
+            <AlertDialogFooter>
+              <AlertDialogCancel>Keep it</AlertDialogCancel>
+              <AlertDialogAction
+                onClick={async () => {
+                  setError(null);
+                  setNotice(null);
+                  try {
+                    await destroy.mutateAsync({ id: sandbox.id });
+                  } catch (err) {
+                    setError(toSafeError(err));
+                  }
+                }}
+              >
+                Destroy sandbox
+              </AlertDialogAction>
+            </AlertDialogFooter>
+          </AlertDialogContent>
+        </AlertDialog>
+      </div>
+      {error ? (
+        <p
+          id="extend-error"
+          role="alert"
+          className="max-w-md text-right text-xs font-medium text-destructive"
+        >
+          {error.message}
+        </p>
+      ) : null}
+      {notice ? (
+        <p role="status" className="text-xs text-muted-foreground">
+          {notice}
+        </p>
+      ) : null}
+    </div>
+  );
+}
