@@ -1,4 +1,4 @@
-import { formatMicros } from "@/server/money";
+import { formatMicros, parseRatePico } from "@/server/money";
 
 /**
  * Money arrives as integer micro-dollar strings. Formatting goes through formatMicros (bigint,
@@ -54,10 +54,25 @@ export function formatDuration(totalSeconds: number): string {
   return `${sec}s`;
 }
 
+/** Sandbox-hours; under a hundredth of an hour reads better as a duration ("13s"). */
 export function formatHours(durationMs: number): string {
+  if (durationMs > 0 && durationMs < 36_000) return formatDuration(durationMs / 1000);
   return `${(durationMs / 3_600_000).toFixed(2)} h`;
 }
 
 /** "profile.burst-sandbox" → "burst-sandbox"; ids stay recognisable but shorter. */
 export const shortId = (id: string | null | undefined) =>
   id ? id.replace(/^(profile|ext)\./, "") : "—";
+
+/** A per-second decimal rate ("0.000014") as an exact per-hour dollar amount ("$0.0504"). */
+export function formatRatePerHour(ratePerSecond: string): string {
+  let pico: bigint;
+  try {
+    pico = parseRatePico(ratePerSecond) * 3600n;
+  } catch {
+    return "—";
+  }
+  const whole = pico / 10n ** 12n;
+  const frac = (pico % 10n ** 12n).toString().padStart(12, "0").replace(/0+$/, "").padEnd(2, "0");
+  return `$${whole}.${frac}`;
+}

@@ -1,0 +1,193 @@
+"use client";
+
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { ChevronLeft, ChevronRight, Download } from "lucide-react";
+import Link from "next/link";
+import { useEffect, useState } from "react";
+import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import {
+  Table,
+  TableBody,
+  TableCell,
+  TableHead,
+  TableHeader,
+  TableRow,
+} from "@/components/ui/table";
+import { formatDuration, formatMoney, formatTime, shortId } from "@/lib/format";
+import { useTRPC, useTRPCClient } from "@/lib/trpc";
+import { formatMicros } from "@/server/money";
+
+const DAY_MS = 86_400_000;
+/** usage.list's `to` is exclusive; the page's range is whole days, end inclusive. */
+const endExclusive = (to: string) =>
+  new Date(new Date(`${to}T00:00:00Z`).getTime() + DAY_MS).toISOString();
+const EXPORT_LIMIT = 50_000;
+
+const csvCell = (v: string | number | null) => {
+  const s = v === null ? "" : String(v);
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+
+/** One row per ended sandbox, newest first, in cursor pages; exportable as CSV. */
+export function UsageTable({ from, to }: { from: string; to: string }) {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const [trail, setTrail] = useState<string[]>([]);
+  const [exporting, setExporting] = useState<"idle" | "busy" | "failed">("idle");
+  useEffect(() => setTrail([]), [from, to]);
+  const cursor = trail.at(-1);
+  const input = { from: `${from}T00:00:00.000Z`, to: endExclusive(to) };
+  const usage = useQuery(
+    trpc.usage.list.queryOptions(
+      { ...input, cursor, limit: 25 },
+      { placeholderData: keepPreviousData },
+    ),
+  );
+
+  async function exportCsv() {
+    setExporting("busy");
+    try {
+      const lines = [
+        "sandbox_id,profile,extension,started_at,ended_at,duration_ms,rate_card_version,currency,cost_usd,end_reason",
+      ];
+      let next: string | undefined;
+      do {
+        const page = await client.usage.list.query({ ...input, cursor: next, limit: 500 });
+        for (const u of page.items) {
+          const cells = [
+            u.sandboxId,
+            u.profileId,
+            u.extensionId,
+            u.startedAt,
+            u.endedAt,
+            u.durationMs,
+            u.rateCardVersion,
+            u.currency,
+            formatMicros(BigInt(u.costMicros)),
+            u.endReason,
+          ];
+          lines.push(cells.map(csvCell).join(","));
+        }
+        next = page.nextCursor ?? undefined;
+      } while (next && lines.length <= EXPORT_LIMIT);
+      const url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+      const a = Object.assign(document.createElement("a"), {
+        href: url,
+        download: `usage-${from}-to-${to}.csv`,
+      });
+      a.click();
+      URL.revokeObjectURL(url);
+      setExporting("idle");
+    } catch {
+      setExporting("failed");
+    }
+  }
+
+  return (
+    <Card>
+      <CardHeader className="flex-row flex-wrap items-start justify-between gap-2">
+        <div className="grid gap-1">
+          <CardTitle>Usage records</CardTitle>
+          <CardDescription>
+            {usage.data
+              ? `${usage.data.totals.count} in range, ${formatMoney(usage.data.totals.costMicros)} in total.`
+              : "Every ended sandbox in the range."}
+          </CardDescription>
+        </div>
+        <div className="flex flex-col items-end gap-1">
+          <Button
+            variant="outline"
+            size="sm"
+            onClick={() => void exportCsv()}
+            disabled={exporting === "busy" || !usage.data?.items.length}
+          >
+            <Download aria-hidden /> {exporting === "busy" ? "Exporting…" : "Export CSV"}
+          </Button>
+          {exporting === "failed" ? (
+            <p role="alert" className="text-xs text-destructive">
+              The export did not finish. Try again.
+            </p>
+          ) : null}
+        </div>
+      </CardHeader>
+      <CardContent className="grid gap-3">
+        {usage.isError && !usage.data ? (
+          <ErrorState
+            error={usage.error}
+            onRetry={() => void usage.refetch()}
+            title="Could not load usage records"
+          />
+        ) : usage.isPending ? (
+          <LoadingRows label="Loading usage records" />
+        ) : usage.data.items.length === 0 ? (
+          <EmptyState title="No usage in this range">
+            Sandboxes appear here once they have ended and been charged.
+          </EmptyState>
+        ) : (
+          <Table aria-label="Usage records">
+            <TableHeader>
+              <TableRow>
+                <TableHead>Sandbox</TableHead>
+                <TableHead>Profile</TableHead>
+                <TableHead>Extension</TableHead>
+                <TableHead>Ended</TableHead>
+                <TableHead>Ran for</TableHead>
+                <TableHead>Rate card</TableHead>
+                <TableHead>End reason</TableHead>
+                <TableHead className="text-right">Cost</TableHead>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {usage.data.items.map((u) => (
+                <TableRow key={u.id}>
+                  <TableCell>
+                    <Link
+                      href={`/sandboxes/${u.sandboxId}`}
+                      className="font-mono text-xs underline-offset-4 hover:underline"
+                    >
+                      {u.sandboxId}
+                    </Link>
+                  </TableCell>
+                  <TableCell>{shortId(u.profileId)}</TableCell>
+                  <TableCell>{shortId(u.extensionId)}</TableCell>
+                  <TableCell className="text-xs">{formatTime(u.endedAt)}</TableCell>
+                  <TableCell className="tabular-nums">
+                    {formatDuration(u.durationMs / 1000)}
+                  </TableCell>
+                  <TableCell className="text-xs">{u.rateCardVersion}</TableCell>
+                  <TableCell className="text-xs">{u.endReason}</TableCell>
+                  <TableCell className="text-right tabular-nums">
+                    {formatMoney(u.costMicros)}
+                  </TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        )}
+        {trail.length > 0 || usage.data?.nextCursor ? (
+          <nav aria-label="Usage pages" className="flex items-center justify-end gap-2">
+            <span className="mr-2 text-sm text-muted-foreground">Page {trail.length + 1}</span>
+            <Button
+              variant="outline"
+              size="sm"
+              disabled={trail.length === 0}
+              onClick={() => setTrail(trail.slice(0, -1))}
+            >
+              <ChevronLeft aria-hidden /> Newer
+            </Button>
+            <Button
+              variant="outline"
+              size="sm"
+              disabled={!usage.data?.nextCursor}
+              onClick={() => usage.data?.nextCursor && setTrail([...trail, usage.data.nextCursor])}
+            >
+              Older <ChevronRight aria-hidden />
+            </Button>
+          </nav>
+        ) : null}
+      </CardContent>
+    </Card>
+  );
+}

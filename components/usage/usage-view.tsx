@@ -1,0 +1,140 @@
+"use client";
+
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { ErrorState, LoadingRows } from "@/components/console/states";
+import { Button } from "@/components/ui/button";
+import { Card, CardDescription, CardHeader } from "@/components/ui/card";
+import { Field } from "@/components/ui/field";
+import { Input } from "@/components/ui/input";
+import { Skeleton } from "@/components/ui/skeleton";
+import { fieldError, toSafeError } from "@/lib/errors";
+import { formatHours, formatMoney } from "@/lib/format";
+import { useTRPC } from "@/lib/trpc";
+import { byDayRows, byKeyRows, UsageChart } from "./usage-charts";
+import { UsageTable } from "./usage-table";
+
+const DAY_MS = 86_400_000;
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const rangeOf = (days: number) => ({
+  from: isoDay(Date.now() - (days - 1) * DAY_MS),
+  to: isoDay(Date.now()),
+});
+
+/** Usage does not change while you look at it unless sandboxes end, so nothing polls here. */
+export function UsageView() {
+  const trpc = useTRPC();
+  const [range, setRange] = useState(() => rangeOf(14));
+  const summary = useQuery(
+    trpc.reports.usageSummary.queryOptions(range, {
+      placeholderData: keepPreviousData,
+      retry: false,
+    }),
+  );
+  const error = summary.isError ? toSafeError(summary.error) : null;
+  const fromError = fieldError(error, "from");
+  const toError = fieldError(error, "to");
+  const data = summary.data;
+
+  return (
+    <div className="grid gap-6">
+      <div className="flex flex-wrap items-end gap-4" role="group" aria-label="Date range">
+        <Field label="From" error={fromError} className="w-44">
+          <Input
+            type="date"
+            value={range.from}
+            max={range.to}
+            onChange={(e) => e.target.value && setRange({ ...range, from: e.target.value })}
+          />
+        </Field>
+        <Field label="To" error={toError} className="w-44">
+          <Input
+            type="date"
+            value={range.to}
+            onChange={(e) => e.target.value && setRange({ ...range, to: e.target.value })}
+          />
+        </Field>
+        <div className="flex gap-2 pb-0.5">
+          {[7, 30, 90].map((d) => (
+            <Button key={d} variant="outline" size="sm" onClick={() => setRange(rangeOf(d))}>
+              Last {d} days
+            </Button>
+          ))}
+        </div>
+      </div>
+
+      {error && !fromError && !toError ? (
+        <ErrorState
+          error={summary.error}
+          onRetry={() => void summary.refetch()}
+          title="Could not load usage"
+        />
+      ) : null}
+
+      <div className="grid gap-4 sm:grid-cols-3">
+        {(
+          [
+            ["Cost", data ? formatMoney(data.totals.costMicros) : null, "usage-total-cost"],
+            [
+              "Sandbox-hours",
+              data ? formatHours(data.totals.durationMs) : null,
+              "usage-total-hours",
+            ],
+            ["Sandboxes ended", data ? String(data.totals.count) : null, "usage-total-count"],
+          ] as const
+        ).map(([label, value, id]) => (
+          <Card key={label}>
+            <CardHeader>
+              <CardDescription>{label}</CardDescription>
+              {value === null ? (
+                <Skeleton className="h-8 w-28" />
+              ) : (
+                <p className="text-3xl font-semibold tabular-nums" data-testid={id}>
+                  {value}
+                </p>
+              )}
+            </CardHeader>
+          </Card>
+        ))}
+      </div>
+
+      {!data ? (
+        summary.isPending ? (
+          <LoadingRows rows={4} label="Loading charts" />
+        ) : null
+      ) : (
+        <div className="grid gap-4 lg:grid-cols-2">
+          <UsageChart
+            title="Cost by day"
+            description="Charged when a sandbox ends."
+            rows={byDayRows(data.byDay)}
+            metric="cost"
+            color="var(--chart-1)"
+          />
+          <UsageChart
+            title="Sandbox-hours by day"
+            description="Running time of sandboxes that ended that day."
+            rows={byDayRows(data.byDay)}
+            metric="hours"
+            color="var(--chart-2)"
+          />
+          <UsageChart
+            title="Cost by extension"
+            description="Which providers the money went to."
+            rows={byKeyRows(data.byExtension.map((r) => ({ key: r.extensionId, ...r })))}
+            metric="cost"
+            color="var(--chart-3)"
+          />
+          <UsageChart
+            title="Cost by profile"
+            description="Which kinds of sandbox cost the most."
+            rows={byKeyRows(data.byProfile.map((r) => ({ key: r.profileId, ...r })))}
+            metric="cost"
+            color="var(--chart-5)"
+          />
+        </div>
+      )}
+      <UsageTable from={range.from} to={range.to} />
+    </div>
+  );
+}
