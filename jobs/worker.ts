@@ -1,6 +1,6 @@
-import { UnrecoverableError, Worker, type Job } from "bullmq";
+import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Runtime } from "../server/runtime";
-import { PermanentJobError, provisionSandbox, RetryLaterError, sweep, teardownSandbox } from "../server/services/lifecycle";
+import { CapacityWait, PermanentJobError, provisionSandbox, RetryLaterError, sweep, teardownSandbox } from "../server/services/lifecycle";
 import { jobCatalog, LIFECYCLE_QUEUE, MAX_BACKOFF_MS, type JobName } from "./catalog";
 import { bullPrefix, createQueueConnection } from "./queue";
 
@@ -16,7 +16,7 @@ export function backoffDelay(attemptsMade: number, err: Error | undefined, job: 
   return Math.max(exponential, retryAfter);
 }
 
-async function runJob(rt: Runtime, job: Job): Promise<unknown> {
+async function runJob(rt: Runtime, job: Job, token: string | undefined): Promise<unknown> {
   const name = job.name as JobName;
   const spec = jobCatalog[name];
   if (!spec) throw new UnrecoverableError(`unknown job ${job.name}`);
@@ -37,6 +37,11 @@ async function runJob(rt: Runtime, job: Job): Promise<unknown> {
     }
   } catch (err) {
     if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+    if (err instanceof CapacityWait && token) {
+      // Back to the delayed set without spending an attempt: waiting for capacity is not a failure.
+      await job.moveToDelayed(Date.now() + err.delayMs, token);
+      throw new DelayedError();
+    }
     throw err;
   }
 }
@@ -49,7 +54,7 @@ export type StartedWorkers = { worker: Worker; close: () => Promise<void> };
  */
 export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sweepEveryMs?: number } = {}): Promise<StartedWorkers> {
   const connection = createQueueConnection(rt.env.REDIS_URL);
-  const worker = new Worker(LIFECYCLE_QUEUE, (job) => runJob(rt, job), {
+  const worker = new Worker(LIFECYCLE_QUEUE, (job, token) => runJob(rt, job, token), {
     connection,
     prefix: bullPrefix(rt.keyPrefix),
     concurrency: opts.concurrency ?? rt.env.SANDBOXER_WORKER_CONCURRENCY,

@@ -22,6 +22,11 @@ const envSchema = z.object({
   SANDBOXER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(250).default(5_000),
   SANDBOXER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   SANDBOXER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** Secret-reference schemes teams may use for their own keys (env/file point at our machines). */
+  SANDBOXER_BYOK_SCHEMES: z.string().default("openbao"),
+  /** Consecutive pre-create failures after which an extension cools down, and for how long. */
+  SANDBOXER_COOLDOWN_FAILURES: z.coerce.number().int().min(1).default(3),
+  SANDBOXER_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
   BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
 });
 

@@ -7,7 +7,7 @@ import { createQueueConnection, LifecycleQueue } from "../jobs/queue";
 import { loadCatalog, type Catalog } from "./catalog/load";
 import { loadEnv, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
-import { createEnvSecretResolver, type SecretResolver } from "./secrets";
+import { createSecretResolver, type SecretResolver } from "./secrets";
 
 /**
  * Everything a service, job handler or router needs, built once per process and passed down
@@ -68,7 +68,7 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
     adapters,
     logger,
     clock: opts.clock ?? systemClock,
-    resolveSecrets: opts.resolveSecrets ?? createEnvSecretResolver(processEnv),
+    resolveSecrets: opts.resolveSecrets ?? createSecretResolver(processEnv),
     keyPrefix,
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
     close: async () => {

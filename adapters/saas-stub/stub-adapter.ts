@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import {
   ProviderError,
@@ -36,8 +36,9 @@ type Operation = "provision" | "teardown" | "list" | "extend" | "waitReady";
 const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
 /** Keys of the simulated provider's own state. It is the "provider", not Sandboxer's ledger. */
-function keys(prefix: string) {
-  const base = `${prefix}:stub`;
+function keys(prefix: string, extensionId: string) {
+  // Each extension served by the stub adapter is its own simulated provider.
+  const base = extensionId === "ext.saas-stub" ? `${prefix}:stub` : `${prefix}:stub:${extensionId}`;
   return {
     sandbox: (pid: string) => `${base}:sbx:${pid}`,
     all: `${base}:all`,
@@ -48,8 +49,8 @@ function keys(prefix: string) {
 }
 
 /** Test and chaos support: queue faults on the simulated provider, read its counters. */
-export function stubControl(redis: Redis, prefix: string) {
-  const k = keys(prefix);
+export function stubControl(redis: Redis, prefix: string, extensionId = "ext.saas-stub") {
+  const k = keys(prefix, extensionId);
   return {
     inject: (op: Operation, ...faults: StubFault[]) =>
       redis.rpush(k.faults(op), ...faults.map((f) => JSON.stringify(f))),
@@ -76,7 +77,7 @@ export function createStubAdapter(opts: {
   settings: StubSettings;
 }): SandboxAdapter {
   const { redis, settings } = opts;
-  const k = keys(opts.keyPrefix);
+  const k = keys(opts.keyPrefix, opts.extensionId);
 
   function checkCredentials(ctx: AdapterContext) {
     const field = settings.requiredCredential;
@@ -122,6 +123,9 @@ export function createStubAdapter(opts: {
         throw new ProviderError("unavailable", "stub: simulated capacity shortage", { status: 503, providerCode: "stub_capacity" });
       }
       const pid = `stub-${randomBytes(8).toString("hex")}`;
+      // Like a real provider, remember which key created it (a fingerprint, never the key).
+      const keyField = settings.requiredCredential;
+      const keyFingerprint = keyField ? createHash("sha256").update(ctx.credentials[keyField]!).digest("hex").slice(0, 16) : "";
       const now = ctx.clock.now();
       const endsAt = new Date(now.getTime() + req.timeoutSeconds * 1000);
       await redis
@@ -130,6 +134,7 @@ export function createStubAdapter(opts: {
           sandboxId: req.sandboxId,
           teamId: req.teamId,
           template: req.spec.template,
+          keyFingerprint,
           state: "running",
           startedAt: String(now.getTime()),
           readyAt: String(now.getTime() + settings.readyDelayMs),
@@ -215,7 +220,7 @@ export function createStubAdapter(opts: {
   };
 }
 
-export function stubSettingsFrom(settings: Record<string, string | number | boolean>, env: NodeJS.ProcessEnv): StubSettings {
+export function stubSettingsFrom(settings: Record<string, string | number | boolean>, env: Record<string, string | undefined>): StubSettings {
   const num = (envName: string, key: string, fallback: number) => {
     const raw = env[envName] ?? settings[key];
     const n = raw === undefined || raw === "" ? fallback : Number(raw);

@@ -2,3 +2,4 @@ export * from "./auth";
 export * from "./credits";
 export * from "./sandboxes";
 export * from "./usage";
+export * from "./credentials";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseRatePico } from "../money";
+import { parseSecretRef, SECRET_REF_HELP } from "../secrets";
 
 const rate = z
   .string({ error: 'must be a quoted decimal string such as "0.000014" (a bare number is read as a float)' })
@@ -15,9 +16,7 @@ const rate = z
     { message: "must be a decimal dollar amount with at most 12 decimal places" },
   );
 
-const secretRef = z
-  .string()
-  .regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, 'must be a secret reference such as "env:E2B_API_KEY"');
+const secretRef = z.string().refine((v) => parseSecretRef(v) !== null, { message: `must be ${SECRET_REF_HELP}` });
 
 const extensionId = z.string().regex(/^ext\.[a-z0-9][a-z0-9-]*$/, 'must look like "ext.name"');
 const profileId = z.string().regex(/^profile\.[a-z0-9][a-z0-9-]*$/, 'must look like "profile.name"');

@@ -4,6 +4,7 @@ import { AppError } from "../errors";
 import { formatMicros } from "../money";
 import { withScrubbedErrors } from "../secrets";
 import type { Runtime } from "../runtime";
+import { resolveTeamCredentials } from "./credentials";
 import { appendLedger, placeHold } from "./credits";
 import { recordEvent } from "./events";
 import { PROVIDER_TIMEOUT_GRACE_S } from "./lifecycle";
@@ -59,7 +60,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
   const wantedEnd = new Date(row.expiresAt.getTime() + bySeconds * 1000);
   let effectiveEnd: Date;
   try {
-    const resolved = await rt.resolveSecrets(ext.credentials);
+    const resolved = await resolveTeamCredentials(rt, row.teamId, ext);
     if (!resolved.ok) throw new Error(resolved.reason);
     const ctx = { logger: rt.logger.child({ sandboxId: id, extensionId: ext.id }), clock: rt.clock, credentials: resolved.values };
     const extendTo = new Date(wantedEnd.getTime() + PROVIDER_TIMEOUT_GRACE_S * 1000);

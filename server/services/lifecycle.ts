@@ -12,6 +12,8 @@ import { newId } from "../ids";
 import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
 import { scrubSecrets, withScrubbedErrors } from "../secrets";
+import { recordProviderFailure, recordProviderSuccess } from "./cooldown";
+import { resolveTeamCredentials } from "./credentials";
 import { appendLedger, settleCredits } from "./credits";
 import { recordEvent } from "./events";
 import { decisionOf, planRoute, specOf, type RouteCandidate } from "./routing";
@@ -27,6 +29,33 @@ export class PermanentJobError extends Error {
     super(message);
     this.name = "PermanentJobError";
   }
+}
+
+/**
+ * Every eligible provider is at its concurrency or create-rate limit: the job goes back to the
+ * delayed set for `delayMs` without using up an attempt.
+ */
+export class CapacityWait extends Error {
+  constructor(readonly delayMs: number) {
+    super(`waiting ${delayMs} ms for provider capacity`);
+    this.name = "CapacityWait";
+  }
+}
+const CAPACITY_RECHECK_MS = 1_000;
+
+/**
+ * Takes one create slot from the extension's creates-per-second budget, shared by every worker
+ * through a Redis counter per time window. Returns 0 when taken, else ms until the next window.
+ */
+async function takeCreateSlot(rt: Runtime, ext: { id: string; limits: { creates_per_second: number } }): Promise<number> {
+  const rate = ext.limits.creates_per_second;
+  const windowMs = Math.max(1000, Math.ceil(1000 / rate));
+  const limit = Math.max(1, Math.floor((rate * windowMs) / 1000));
+  const now = rt.clock.now().getTime();
+  const window = Math.floor(now / windowMs);
+  const key = `${rt.keyPrefix}:rate:${ext.id}:${window}`;
+  const [[, count]] = (await rt.redis.multi().incr(key).pexpire(key, windowMs * 2).exec()) as [[null, number]];
+  return count <= limit ? 0 : (window + 1) * windowMs - now;
 }
 
 /** Thrown to ask for a retry no sooner than `retryAfterMs`. */
@@ -52,10 +81,10 @@ function describe(err: unknown, credentials: Credentials): string {
   return scrubSecrets(msg, Object.values(credentials)).slice(0, 500);
 }
 
-async function credentialsFor(rt: Runtime, extensionId: string): Promise<Credentials> {
+async function credentialsFor(rt: Runtime, teamId: string, extensionId: string): Promise<Credentials> {
   const ext = rt.catalog.extensions.get(extensionId);
   if (!ext) throw new PermanentJobError(`extension ${extensionId} is no longer configured`);
-  const resolved = await rt.resolveSecrets(ext.credentials);
+  const resolved = await resolveTeamCredentials(rt, teamId, ext);
   if (!resolved.ok) throw new ProviderError("auth", `credentials not available: ${resolved.reason}`);
   return resolved.values;
 }
@@ -125,10 +154,10 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
   try {
     if (extensionId && !providerSandboxId) {
       // An earlier attempt chose a provider and may have created a sandbox whose reply was lost.
-      credentials = await credentialsFor(rt, extensionId);
+      credentials = await credentialsFor(rt, row.teamId, extensionId);
       providerSandboxId = await adoptByTag(rt, row, extensionId, credentials);
     } else if (extensionId && providerSandboxId) {
-      credentials = await credentialsFor(rt, extensionId);
+      credentials = await credentialsFor(rt, row.teamId, extensionId);
     }
 
     if (!providerSandboxId) {
@@ -161,6 +190,7 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
     await markReady(rt, sandboxId);
     log.info({ extensionId, providerSandboxId }, "sandbox ready");
   } catch (err) {
+    if (err instanceof CapacityWait) throw err;
     const reason = describe(err, credentials);
     const permanent = err instanceof PermanentJobError || (isProviderError(err) && !err.retryable);
     if (permanent || attempt.isLastAttempt) {
@@ -202,13 +232,18 @@ async function saveProviderId(rt: Runtime, row: Row, extensionId: string, provid
 async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
   const profile = rt.catalog.profiles.get(row.profileId);
   if (!profile) throw new PermanentJobError(`profile ${row.profileId} is no longer configured`);
-  const plan = await planRoute(rt, profile, row.ttlSeconds, { keepCredentials: true });
+  const plan = await planRoute(rt, profile, row.ttlSeconds, { teamId: row.teamId, keepCredentials: true });
   const outcomes = new Map<string, { outcome: "chosen" | "failed"; reason: string }>();
   const spec = specOf(profile);
   let lastError: unknown = null;
+  let waitMs: number | null = null;
 
   for (const candidate of plan.candidates.filter((c) => c.eligible)) {
     const result = await tryCandidate(rt, row, candidate, spec, outcomes);
+    if (result instanceof CapacityWait) {
+      waitMs = waitMs === null ? result.delayMs : Math.min(waitMs, result.delayMs);
+      continue;
+    }
     if (result instanceof Error) {
       lastError = result;
       continue;
@@ -217,6 +252,10 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
     return result;
   }
 
+  if (waitMs !== null) {
+    // Every provider that could take it is at a limit: wait in the queue, don't fail.
+    throw new CapacityWait(waitMs);
+  }
   await storeDecision(rt, row, plan, outcomes, null);
   if (lastError && isProviderError(lastError) && lastError.retryable && !attempt.isLastAttempt) throw lastError;
   const why = decisionOf(plan, outcomes, rt.clock.now())
@@ -238,8 +277,20 @@ async function tryCandidate(
   const adapter = candidate.adapter!;
   const ctx = ctxFor(rt, row.id, extensionId, credentials);
   const now = rt.clock.now();
+  const rateWaitMs = await takeCreateSlot(rt, candidate.extension);
+  if (rateWaitMs > 0) {
+    outcomes.set(extensionId, { outcome: "failed", reason: `at its create-rate limit (${candidate.extension.limits.creates_per_second}/s)` });
+    return new CapacityWait(rateWaitMs);
+  }
   // Record the choice before calling the provider, so a crash mid-create is followed by adoption.
-  await rt.db.transaction(async (tx) => {
+  // The advisory lock makes the concurrency check exact across every worker.
+  const admitted = await rt.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sandboxer:extension:${extensionId}`}))`);
+    const [live] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(sandboxes)
+      .where(and(eq(sandboxes.extensionId, extensionId), inArray(sandboxes.state, ["provisioning", "ready", "destroying"]), sql`${sandboxes.id} <> ${row.id}`));
+    if ((live?.n ?? 0) >= candidate.extension.limits.max_concurrent) return false;
     await tx
       .update(sandboxes)
       .set({
@@ -252,14 +303,20 @@ async function tryCandidate(
       .where(eq(sandboxes.id, row.id));
     if (row.state === "requested") {
       await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "state", fromState: "requested", toState: "provisioning", extensionId, reason: `routing chose ${extensionId}`, at: now });
-      row.state = "provisioning";
     }
+    return true;
   });
+  if (!admitted) {
+    outcomes.set(extensionId, { outcome: "failed", reason: `at its concurrency limit (${candidate.extension.limits.max_concurrent} live sandboxes)` });
+    return new CapacityWait(CAPACITY_RECHECK_MS);
+  }
+  row.state = "provisioning";
   try {
     const created = await withScrubbedErrors(credentials, () =>
       adapter.provision(ctx, { sandboxId: row.id, teamId: row.teamId, spec, timeoutSeconds: row.ttlSeconds + PROVIDER_TIMEOUT_GRACE_S }),
     );
     await saveProviderId(rt, row, extensionId, created.providerSandboxId, created.startedAt, `created on ${extensionId}`);
+    await recordProviderSuccess(rt, extensionId);
     outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: first eligible entry of the route that created the sandbox" });
     return { extensionId, providerSandboxId: created.providerSandboxId, credentials };
   } catch (err) {
@@ -277,6 +334,9 @@ async function tryCandidate(
     if (isProviderError(err) && err.kind === "timeout") {
       // Unknown outcome: do not move on to another provider in this attempt; a retry adopts or recreates here.
       return err;
+    }
+    if (isProviderError(err) && err.retryable) {
+      await recordProviderFailure(rt, extensionId, { reason, retryAfterMs: err.details.retryAfterMs });
     }
     return isProviderError(err) ? err : new Error(reason);
   }
@@ -365,7 +425,7 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
   let credentials: Credentials = {};
   let result;
   try {
-    credentials = await credentialsFor(rt, extensionId);
+    credentials = await credentialsFor(rt, row.teamId, extensionId);
     result = await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, sandboxId, extensionId, credentials), row.providerSandboxId!));
   } catch (err) {
     if (isProviderError(err) && err.kind === "not_found") {

@@ -3,6 +3,8 @@ import type { RoutingDecision, StoredResources } from "../../db/schema";
 import type { Extension } from "../catalog/load";
 import type { Profile } from "../catalog/schema";
 import type { Runtime } from "../runtime";
+import { getCooldown } from "./cooldown";
+import { effectiveRefs, teamBindings, type CredentialSource } from "./credentials";
 
 export type RouteCandidate = {
   extension: Extension;
@@ -12,7 +14,7 @@ export type RouteCandidate = {
   estimateMicros: bigint | null;
   /** Only present when planning with `resolve: true` inside a job; never stored or returned. */
   credentials?: Credentials;
-  credentialSource: "platform" | "none";
+  credentialSource: CredentialSource;
 };
 
 export type RoutePlan = { strategy: Profile["strategy"]; candidates: RouteCandidate[] };
@@ -42,12 +44,13 @@ export function storedResourcesOf(profile: Profile): StoredResources {
  * `keepCredentials` is set (the provision job, which passes them to one adapter call).
  */
 export async function planRoute(
-  rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets">,
+  rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets" | "db" | "redis" | "keyPrefix" | "clock">,
   profile: Profile,
   ttlSeconds: number,
-  opts: { keepCredentials?: boolean } = {},
+  opts: { teamId: string; keepCredentials?: boolean },
 ): Promise<RoutePlan> {
   const spec = specOf(profile);
+  const bindings = await teamBindings(rt, opts.teamId);
   const candidates: RouteCandidate[] = [];
   for (const extId of profile.route) {
     const extension = rt.catalog.extensions.get(extId);
@@ -66,9 +69,16 @@ export async function planRoute(
       candidates.push({ ...base, eligible: false, reason: `does not offer GPU type ${spec.gpuType}` });
       continue;
     }
-    const resolved = await rt.resolveSecrets(extension.credentials);
+    const { refs, source } = effectiveRefs(extension, bindings);
+    const resolved = await rt.resolveSecrets(refs);
     if (!resolved.ok) {
-      candidates.push({ ...base, eligible: false, reason: `credentials not available: ${resolved.reason}` });
+      const whose = source === "team" ? "team credentials" : "credentials";
+      candidates.push({ ...base, eligible: false, reason: `${whose} not available: ${resolved.reason}` });
+      continue;
+    }
+    const cooldown = await getCooldown(rt, extId);
+    if (cooldown) {
+      candidates.push({ ...base, eligible: false, reason: `cooling down until ${cooldown.until.toISOString()} (${cooldown.reason})` });
       continue;
     }
     const estimateMicros = adapter.estimateCost(spec, extension.rates(spec.gpuType), ttlSeconds);
@@ -79,7 +89,7 @@ export async function planRoute(
       reason: "eligible",
       estimateMicros,
       credentials: opts.keepCredentials ? resolved.values : undefined,
-      credentialSource: Object.keys(extension.credentials).length > 0 ? "platform" : "none",
+      credentialSource: source,
     });
   }
   if (profile.strategy === "cheapest") {

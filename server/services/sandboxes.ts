@@ -37,10 +37,10 @@ export function validateTtl(profile: Profile, ttlSeconds: number | undefined): n
 }
 
 /** Estimate and routing preview for a profile and TTL, with nothing held or created. */
-export async function previewCreate(rt: Runtime, profileName: string, ttlSeconds?: number) {
+export async function previewCreate(rt: Runtime, teamId: string, profileName: string, ttlSeconds?: number) {
   const profile = resolveProfile(rt, profileName);
   const ttl = validateTtl(profile, ttlSeconds);
-  const plan = await planRoute(rt, profile, ttl);
+  const plan = await planRoute(rt, profile, ttl, { teamId });
   const chosen = plan.candidates.find((c) => c.eligible) ?? null;
   return {
     profileId: profile.id,
@@ -64,7 +64,7 @@ export async function previewCreate(rt: Runtime, profileName: string, ttlSeconds
 export async function createSandbox(rt: Runtime, actor: Actor, input: { profile: string; ttlSeconds?: number }) {
   const profile = resolveProfile(rt, input.profile);
   const ttl = validateTtl(profile, input.ttlSeconds);
-  const plan = await planRoute(rt, profile, ttl);
+  const plan = await planRoute(rt, profile, ttl, { teamId: actor.teamId });
   const hold = holdFor(plan);
   if (!plan.candidates.some((c) => c.eligible)) {
     const why = plan.candidates.map((c) => `${c.extension.id}: ${c.reason}`).join("; ");

@@ -38,7 +38,7 @@ export const profilesRouter = router({
         ttl: { defaultSeconds: p.ttl.default_seconds, maxSeconds: p.ttl.max_seconds },
         strategy: p.strategy,
         route: p.route,
-        estimate: await previewCreate(ctx.rt, p.id),
+        estimate: await previewCreate(ctx.rt, ctx.team.teamId, p.id),
       })),
     ),
   ),

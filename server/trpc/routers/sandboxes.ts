@@ -16,7 +16,7 @@ export const sandboxesRouter = router({
   ),
   preview: teamProcedure
     .input(z.object({ profile: z.string().min(1).max(100), ttlSeconds: z.number().optional() }))
-    .query(({ ctx, input }) => previewCreate(ctx.rt, input.profile, input.ttlSeconds)),
+    .query(({ ctx, input }) => previewCreate(ctx.rt, ctx.team.teamId, input.profile, input.ttlSeconds)),
   get: teamProcedure.input(z.object({ id: sandboxId })).query(({ ctx, input }) => getSandbox(ctx.rt, ctx.team.teamId, input.id)),
   list: teamProcedure
     .input(

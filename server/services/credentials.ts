@@ -1,0 +1,112 @@
+import { and, eq } from "drizzle-orm";
+import { teamCredentialBindings } from "../../db/schema";
+import type { Extension } from "../catalog/load";
+import { AppError } from "../errors";
+import { newId } from "../ids";
+import type { Runtime } from "../runtime";
+import { parseSecretRef, SECRET_REF_HELP, type SecretResolution } from "../secrets";
+
+export type CredentialSource = "team" | "platform" | "none";
+export type Bindings = Map<string, Map<string, string>>; // extensionId → field → secret_ref
+
+export async function teamBindings(rt: Pick<Runtime, "db">, teamId: string): Promise<Bindings> {
+  const rows = await rt.db.select().from(teamCredentialBindings).where(eq(teamCredentialBindings.teamId, teamId));
+  const out: Bindings = new Map();
+  for (const r of rows) {
+    const fields = out.get(r.extensionId) ?? new Map<string, string>();
+    fields.set(r.field, r.secretRef);
+    out.set(r.extensionId, fields);
+  }
+  return out;
+}
+
+/**
+ * The secret references to use for a team on an extension: the team's own (BYOK) where it bound
+ * one, the platform default from the manifest otherwise. Source is "team" when any field is the
+ * team's, so usage records say whose key paid the provider.
+ */
+export function effectiveRefs(ext: Extension, bindings: Bindings): { refs: Record<string, string>; source: CredentialSource } {
+  const fields = Object.keys(ext.credentials);
+  if (fields.length === 0) return { refs: {}, source: "none" };
+  const own = bindings.get(ext.id);
+  const refs: Record<string, string> = {};
+  let teamOwned = false;
+  for (const field of fields) {
+    const ref = own?.get(field);
+    if (ref) teamOwned = true;
+    refs[field] = ref ?? ext.credentials[field]!;
+  }
+  return { refs, source: teamOwned ? "team" : "platform" };
+}
+
+/** Resolves a team's credentials for one extension, at the moment of use. */
+export async function resolveTeamCredentials(rt: Runtime, teamId: string, ext: Extension): Promise<SecretResolution & { source: CredentialSource }> {
+  const { refs, source } = effectiveRefs(ext, await teamBindings(rt, teamId));
+  return { ...(await rt.resolveSecrets(refs)), source };
+}
+
+/** Schemes a team may name in its own bindings (operator setting SANDBOXER_BYOK_SCHEMES). */
+function allowedSchemes(rt: Runtime): Set<string> {
+  return new Set(rt.env.SANDBOXER_BYOK_SCHEMES.split(",").map((s) => s.trim()).filter(Boolean));
+}
+
+export async function bindCredential(
+  rt: Runtime,
+  actor: { teamId: string; userId: string },
+  input: { extensionId: string; field: string; secretRef: string },
+) {
+  const ext = rt.catalog.extensions.get(input.extensionId);
+  if (!ext) throw new AppError("INVALID_INPUT", `unknown extension "${input.extensionId}"`, { field: "extensionId" });
+  if (!(input.field in ext.credentials)) {
+    const known = Object.keys(ext.credentials).join(", ") || "none";
+    throw new AppError("INVALID_INPUT", `${ext.id} has no credential field "${input.field}" (fields: ${known})`, { field: "field" });
+  }
+  const parsed = parseSecretRef(input.secretRef.trim());
+  if (!parsed) throw new AppError("INVALID_INPUT", `must be ${SECRET_REF_HELP}`, { field: "secretRef" });
+  // env: and file: name things on the control plane's own machines; a team may only use them
+  // when the operator allows it, or a team could point "its key" at the platform's secrets.
+  if (!allowedSchemes(rt).has(parsed.scheme)) {
+    throw new AppError("INVALID_INPUT", `${parsed.scheme} references are not allowed for team keys here (allowed: ${[...allowedSchemes(rt)].join(", ")})`, {
+      field: "secretRef",
+    });
+  }
+  await rt.db
+    .insert(teamCredentialBindings)
+    .values({ id: newId("cred"), teamId: actor.teamId, extensionId: ext.id, field: input.field, secretRef: input.secretRef.trim(), createdBy: actor.userId })
+    .onConflictDoUpdate({
+      target: [teamCredentialBindings.teamId, teamCredentialBindings.extensionId, teamCredentialBindings.field],
+      set: { secretRef: input.secretRef.trim(), createdBy: actor.userId, createdAt: new Date() },
+    });
+  rt.logger.info({ teamId: actor.teamId, extensionId: ext.id, field: input.field, scheme: parsed.scheme }, "credential bound");
+  return checkCredentials(rt, actor.teamId, ext.id);
+}
+
+export async function removeCredential(rt: Runtime, teamId: string, input: { extensionId: string; field: string }) {
+  await rt.db
+    .delete(teamCredentialBindings)
+    .where(and(eq(teamCredentialBindings.teamId, teamId), eq(teamCredentialBindings.extensionId, input.extensionId), eq(teamCredentialBindings.field, input.field)));
+}
+
+/** Whether a team's credentials for an extension resolve now, and from where — never the values. */
+export async function checkCredentials(rt: Runtime, teamId: string, extensionId: string) {
+  const ext = rt.catalog.extensions.get(extensionId);
+  if (!ext) throw new AppError("NOT_FOUND", `unknown extension "${extensionId}"`);
+  const resolved = await resolveTeamCredentials(rt, teamId, ext);
+  return { extensionId, source: resolved.source, resolves: resolved.ok, reason: resolved.ok ? null : resolved.reason };
+}
+
+export async function listCredentialBindings(rt: Runtime, teamId: string) {
+  const bindings = await teamBindings(rt, teamId);
+  return Promise.all(
+    [...rt.catalog.extensions.values()]
+      .filter((ext) => Object.keys(ext.credentials).length > 0)
+      .map(async (ext) => ({
+        fields: Object.keys(ext.credentials).map((field) => ({
+          field,
+          platformRef: ext.credentials[field]!,
+          teamRef: bindings.get(ext.id)?.get(field) ?? null,
+        })),
+        ...(await checkCredentials(rt, teamId, ext.id)),
+      })),
+  );
+}

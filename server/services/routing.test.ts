@@ -1,0 +1,201 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stubControl } from "../../adapters/saas-stub/stub-adapter";
+import { sandboxes, usageRecords } from "../../db/schema";
+import { startWorkers } from "../../jobs/worker";
+import { configDirWith } from "../testing/fixtures";
+import { createTestRuntime, openTestDb, seedTeam, type TestRuntime } from "../testing/harness";
+import { startOpenBaoFake } from "../testing/openbao-fake";
+import { bindCredential, checkCredentials } from "./credentials";
+import { provisionSandbox, teardownSandbox } from "./lifecycle";
+import { createSandbox, previewCreate } from "./sandboxes";
+
+const stubExt = (id: string, vcpu: string, gib: string, extra = "") => `id: ${id}
+name: ${id}
+adapter: saas-stub
+pricing: { currency: USD, rate_card_version: ${id}-1, vcpu_second: "${vcpu}", gib_second: "${gib}" }
+${extra}`;
+const profile = (id: string, vcpu: number, mib: number, route: string[], strategy = "ordered") => `id: ${id}
+name: ${id}
+pricing_model: metered
+resources: { vcpu: ${vcpu}, memory_mib: ${mib} }
+template: base
+ttl: { default_seconds: 60, max_seconds: 3600 }
+strategy: ${strategy}
+route: [${route.join(", ")}]
+`;
+const configDir = configDirWith({
+  "extensions/alpha.yaml": stubExt("ext.alpha", "0.00002", "0.000001", `limits: { max_ttl_seconds: 3600, max_concurrent: 100, creates_per_second: 1000 }
+credentials: { api_key: "env:ALPHA_KEY" }
+settings: { required_credential: api_key }
+`),
+  "extensions/beta.yaml": stubExt("ext.beta", "0.000005", "0.00001", "limits: { max_ttl_seconds: 3600, max_concurrent: 100, creates_per_second: 1000 }\n"),
+  "extensions/gamma.yaml": stubExt("ext.gamma", "0.00001", "0.00001", "limits: { max_ttl_seconds: 3600, max_concurrent: 1, creates_per_second: 1000 }\n"),
+  "fallback.yaml": profile("profile.fallback", 2, 512, ["ext.alpha", "ext.beta", "ext.saas-stub"]),
+  "cpu-heavy.yaml": profile("profile.cpu-heavy", 8, 256, ["ext.alpha", "ext.beta"], "cheapest"),
+  "mem-heavy.yaml": profile("profile.mem-heavy", 1, 16384, ["ext.alpha", "ext.beta"], "cheapest"),
+  "limited.yaml": profile("profile.limited", 1, 256, ["ext.gamma"]),
+});
+
+let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
+const runtimes: TestRuntime[] = [];
+async function runtime(processEnv: Record<string, string> = {}) {
+  const rt = await createTestRuntime(dbHandle, { configDir, processEnv: { ALPHA_KEY: "", ...processEnv } });
+  runtimes.push(rt);
+  return rt;
+}
+beforeAll(async () => {
+  dbHandle = await openTestDb();
+});
+afterAll(async () => {
+  for (const rt of runtimes) await rt.cleanup();
+  await dbHandle.drop();
+});
+
+const first = { attempt: 1, isLastAttempt: false };
+const rowOf = async (rt: TestRuntime, id: string) => (await rt.db.select().from(sandboxes).where(eq(sandboxes.id, id)))[0]!;
+async function provisionOnce(rt: TestRuntime, teamId: string, profileName: string) {
+  const created = await createSandbox(rt, { teamId, userId: null }, { profile: profileName, ttlSeconds: 60 });
+  await provisionSandbox(rt, created.id, first);
+  return rowOf(rt, created.id);
+}
+const reasonOf = (row: Awaited<ReturnType<typeof rowOf>>, ext: string) => row.routing?.candidates.find((c) => c.extensionId === ext);
+
+describe("fallback routing", () => {
+  it("skips an extension whose credentials do not resolve, saying why", async () => {
+    const rt = await runtime();
+    const row = await provisionOnce(rt, await seedTeam(rt, 10_000_000n), "fallback");
+    expect(row.extensionId).toBe("ext.beta");
+    expect(reasonOf(row, "ext.alpha")).toMatchObject({ outcome: "skipped", reason: "credentials not available: credential api_key: env:ALPHA_KEY is not set" });
+  });
+
+  it("uses the first entry when its platform key resolves, and records the key's source", async () => {
+    const rt = await runtime({ ALPHA_KEY: "alpha-platform-key" });
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const row = await provisionOnce(rt, teamId, "fallback");
+    expect(row.extensionId).toBe("ext.alpha");
+    expect(row.credentialSource).toBe("platform");
+    await rt.db.update(sandboxes).set({ destroyRequestedAt: new Date() }).where(eq(sandboxes.id, row.id));
+    await teardownSandbox(rt, row.id, "requested");
+    const [usage] = await rt.db.select().from(usageRecords).where(eq(usageRecords.sandboxId, row.id));
+    expect(usage?.credentialSource).toBe("platform");
+  });
+
+  it("falls to the next entry on provider trouble, then cools the failing one down", async () => {
+    const rt = await runtime({ ALPHA_KEY: "alpha-platform-key", SANDBOXER_COOLDOWN_FAILURES: "2" });
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const alpha = stubControl(rt.redis, rt.keyPrefix, "ext.alpha");
+    await alpha.inject("provision", { kind: "unavailable", status: 503, message: "down" }, { kind: "unavailable", status: 503, message: "down" });
+
+    const firstRow = await provisionOnce(rt, teamId, "fallback");
+    expect(firstRow.extensionId).toBe("ext.beta");
+    expect(reasonOf(firstRow, "ext.alpha")).toMatchObject({ outcome: "failed", reason: "create failed: unavailable: down" });
+
+    const secondRow = await provisionOnce(rt, teamId, "fallback");
+    expect(secondRow.extensionId).toBe("ext.beta");
+
+    const createsBefore = await alpha.createCount();
+    const cooled = await provisionOnce(rt, teamId, "fallback");
+    expect(cooled.extensionId).toBe("ext.beta");
+    expect(reasonOf(cooled, "ext.alpha")?.reason).toMatch(/^cooling down until .* \(2 failures in a row, last: unavailable: down\)$/);
+    expect(await alpha.createCount()).toBe(createsBefore);
+  });
+});
+
+describe("cheapest strategy", () => {
+  it("picks the cheaper eligible extension for the spec, and the other when the spec changes", async () => {
+    const rt = await runtime({ ALPHA_KEY: "alpha-platform-key" });
+    const teamId = await seedTeam(rt, 100_000_000n);
+    const cpu = await previewCreate(rt, teamId, "cpu-heavy", 100);
+    expect(cpu.chosenExtensionId).toBe("ext.beta");
+    expect(cpu.candidates.map((c) => [c.extensionId, c.estimateMicros])).toEqual([
+      ["ext.beta", "4250"],
+      ["ext.alpha", "16025"],
+    ]);
+    const mem = await previewCreate(rt, teamId, "mem-heavy", 100);
+    expect(mem.chosenExtensionId).toBe("ext.alpha");
+    expect((await provisionOnce(rt, teamId, "cpu-heavy")).extensionId).toBe("ext.beta");
+    expect((await provisionOnce(rt, teamId, "mem-heavy")).extensionId).toBe("ext.alpha");
+  });
+});
+
+describe("per-extension limits", () => {
+  it("makes a request past max_concurrent wait in the queue, then run when a slot frees", async () => {
+    const rt = await runtime();
+    const workers = await startWorkers(rt, { concurrency: 4, sweepEveryMs: 60_000 });
+    try {
+      const teamId = await seedTeam(rt, 10_000_000n);
+      const a = await createSandbox(rt, { teamId, userId: null }, { profile: "limited", ttlSeconds: 60 });
+      const waitFor = async (id: string, state: string) => {
+        const deadline = Date.now() + 15_000;
+        while ((await rowOf(rt, id)).state !== state) {
+          if (Date.now() > deadline) throw new Error(`${id} never reached ${state}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      await waitFor(a.id, "ready");
+      const b = await createSandbox(rt, { teamId, userId: null }, { profile: "limited", ttlSeconds: 60 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect((await rowOf(rt, b.id)).state).toBe("requested");
+      await rt.db.update(sandboxes).set({ destroyRequestedAt: new Date() }).where(eq(sandboxes.id, a.id));
+      await rt.queue.enqueueTeardown(a.id, "requested");
+      await waitFor(b.id, "ready");
+    } finally {
+      await workers.close();
+    }
+  });
+});
+
+describe("BYOK through OpenBao", () => {
+  it("resolves a team's key from OpenBao, reports failures by reason, and picks up rotations", async () => {
+    const bao = await startOpenBaoFake({ token: "root-token-1" });
+    const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bao-")), "token");
+    fs.writeFileSync(tokenFile, "root-token-1\n");
+    try {
+      const rt = await runtime({ SANDBOXER_OPENBAO_ADDR: bao.url, SANDBOXER_OPENBAO_TOKEN_FILE: tokenFile });
+      const teamId = await seedTeam(rt, 10_000_000n);
+      const actor = { teamId, userId: "user_x" };
+      bao.put("secret/teams/acme/alpha", { api_key: "team-key-v1" });
+
+      await expect(bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "env:DATABASE_URL" })).rejects.toThrow(/env references are not allowed/);
+      await expect(bindCredential(rt, actor, { extensionId: "ext.alpha", field: "nope", secretRef: "openbao://secret/x#y" })).rejects.toThrow(/no credential field "nope"/);
+
+      expect(await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/acme/alpha#api_key" })).toEqual({
+        extensionId: "ext.alpha",
+        source: "team",
+        resolves: true,
+        reason: null,
+      });
+      const row = await provisionOnce(rt, teamId, "fallback");
+      expect(row.extensionId).toBe("ext.alpha");
+      expect(row.credentialSource).toBe("team");
+      const fingerprint = (v: string) => createHash("sha256").update(v).digest("hex").slice(0, 16);
+      const alpha = stubControl(rt.redis, rt.keyPrefix, "ext.alpha");
+      expect((await alpha.get(row.providerSandboxId!)).keyFingerprint).toBe(fingerprint("team-key-v1"));
+
+      // The secret rotates in the store, and the store's token rotates: the next provision uses both.
+      bao.put("secret/teams/acme/alpha", { api_key: "team-key-v2" });
+      bao.rotateToken("root-token-2");
+      fs.writeFileSync(tokenFile, "root-token-2\n");
+      const rotated = await provisionOnce(rt, teamId, "fallback");
+      expect((await alpha.get(rotated.providerSandboxId!)).keyFingerprint).toBe(fingerprint("team-key-v2"));
+
+      await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/acme/missing#api_key" });
+      const wrongPath = await provisionOnce(rt, teamId, "fallback");
+      expect(wrongPath.extensionId).toBe("ext.beta");
+      expect(reasonOf(wrongPath, "ext.alpha")?.reason).toBe("team credentials not available: credential api_key: openbao://secret/teams/acme/missing#api_key: secret not found");
+
+      await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/acme/alpha#api_key" });
+      await bao.close();
+      const storeDown = await provisionOnce(rt, teamId, "fallback");
+      expect(reasonOf(storeDown, "ext.alpha")?.reason).toMatch(/openbao:\/\/secret\/teams\/acme\/alpha#api_key: secret store unreachable$/);
+      expect(await checkCredentials(rt, teamId, "ext.alpha")).toMatchObject({ resolves: false, source: "team" });
+    } finally {
+      await bao.close().catch(() => undefined);
+    }
+  });
+});
