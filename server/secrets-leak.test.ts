@@ -7,8 +7,12 @@ import { startWorkers, type StartedWorkers } from "../jobs/worker";
 import { configDirWith } from "./testing/fixtures";
 import { createTestRuntime, openTestDb, seedTeam, type TestRuntime } from "./testing/harness";
 import { createSandbox, destroySandbox, getSandbox } from "./services/sandboxes";
+import { bindCredential, checkCredentials, listCredentialBindings } from "./services/credentials";
+import { startOpenBaoFake } from "./testing/openbao-fake";
 
 const SENTINEL = "sk-SENTINEL-7f3a9c2e1b5d4680";
+const TEAM_SENTINEL = "team-SENTINEL-0b1c2d3e4f5a6978";
+let bao: Awaited<ReturnType<typeof startOpenBaoFake>>;
 let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
 let rt: TestRuntime;
 let workers: StartedWorkers;
@@ -33,13 +37,18 @@ ttl: { default_seconds: 60, max_seconds: 600 }
 route: [ext.keyed-stub]
 `,
   });
-  rt = await createTestRuntime(dbHandle, { configDir, processEnv: { SBX_TEST_SENTINEL_KEY: SENTINEL } });
+  bao = await startOpenBaoFake({ token: "bao-token" });
+  rt = await createTestRuntime(dbHandle, {
+    configDir,
+    processEnv: { SBX_TEST_SENTINEL_KEY: SENTINEL, SANDBOXER_OPENBAO_ADDR: bao.url, SANDBOXER_OPENBAO_TOKEN: "bao-token" },
+  });
   workers = await startWorkers(rt, { concurrency: 4, sweepEveryMs: 60_000 });
 });
 afterAll(async () => {
   await workers.close();
   await rt.cleanup();
   await dbHandle.drop();
+  await bao.close();
 });
 
 async function waitForState(teamId: string, id: string, state: string) {
@@ -79,28 +88,41 @@ async function dumpRedis(): Promise<string> {
   return parts.join("\n");
 }
 
-it("a credential never appears in the DB, Redis job data, failure reasons, logs or API output", async () => {
-  const teamId = await seedTeam(rt, 10_000_000n);
-  const stub = stubControl(rt.redis, rt.keyPrefix);
+async function runLeakScenario(teamId: string, sentinel: string, extraApiOutput: () => Promise<unknown>) {
+  const stub = stubControl(rt.redis, rt.keyPrefix, "ext.keyed-stub");
   // A provider that echoes the request, key included, in its error messages.
-  await stub.inject("provision", { kind: "unavailable", status: 503, message: `upstream said: bad request with X-API-Key: ${SENTINEL}` });
-  await stub.inject("teardown", { kind: "unavailable", status: 502, message: `proxy error for key=${SENTINEL}` });
+  await stub.inject("provision", { kind: "unavailable", status: 503, message: `upstream said: bad request with X-API-Key: ${sentinel}` });
+  await stub.inject("teardown", { kind: "unavailable", status: 502, message: `proxy error for key=${sentinel}` });
 
   const created = await createSandbox(rt, { teamId, userId: null }, { profile: "keyed", ttlSeconds: 60 });
   await waitForState(teamId, created.id, "ready");
   await destroySandbox(rt, { teamId, userId: null }, created.id);
   const done = await waitForState(teamId, created.id, "destroyed");
 
-  // The failures really happened and were recorded (scrubbed), so the check below is meaningful.
+  // The failures really happened and were recorded (scrubbed), so the checks below mean something.
   const reasons = done.events.map((e) => e.reason).join("\n");
   expect(reasons).toMatch(/create failed: unavailable: upstream said: bad request with X-API-Key: \[redacted\]/);
   expect(reasons).toMatch(/teardown failed, will retry: unavailable: proxy error for key=\[redacted\]/);
 
-  expect(JSON.stringify(done)).not.toContain(SENTINEL);
-  expect(await dumpDb()).not.toContain(SENTINEL);
-  expect(await dumpRedis()).not.toContain(SENTINEL);
+  expect(JSON.stringify(done)).not.toContain(sentinel);
+  expect(JSON.stringify(await extraApiOutput())).not.toContain(sentinel);
+  expect(await dumpDb()).not.toContain(sentinel);
+  expect(await dumpRedis()).not.toContain(sentinel);
   expect(rt.logs.length).toBeGreaterThan(0);
-  expect(rt.logs.join("")).not.toContain(SENTINEL);
-  const [row] = await rt.db.select().from(schema.sandboxes).where(eq(schema.sandboxes.id, created.id));
-  expect(row?.credentialSource).toBe("platform");
+  expect(rt.logs.join("")).not.toContain(sentinel);
+  return done;
+}
+
+it("a platform key never appears in the DB, Redis job data, failure reasons, logs or API output", async () => {
+  const teamId = await seedTeam(rt, 10_000_000n);
+  const done = await runLeakScenario(teamId, SENTINEL, () => listCredentialBindings(rt, teamId));
+  expect(done.credentialSource).toBe("platform");
+});
+
+it("a team's own key (BYOK from OpenBao) never appears anywhere either", async () => {
+  const teamId = await seedTeam(rt, 10_000_000n);
+  bao.put("kv/teams/leak/keyed", { api_key: TEAM_SENTINEL });
+  await bindCredential(rt, { teamId, userId: "user_leak" }, { extensionId: "ext.keyed-stub", field: "api_key", secretRef: "openbao://kv/teams/leak/keyed#api_key" });
+  const done = await runLeakScenario(teamId, TEAM_SENTINEL, async () => [await listCredentialBindings(rt, teamId), await checkCredentials(rt, teamId, "ext.keyed-stub")]);
+  expect(done.credentialSource).toBe("team");
 });
