@@ -35,7 +35,7 @@ export async function startTestServer(): Promise<TestServer> {
   const db = await openTestDb();
   const rt = await createTestRuntime(db, {
     // Real providers must never be reached from tests, whatever the developer's shell holds.
-    processEnv: { E2B_API_KEY: "", MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "", SANDBOXER_STUB_FAIL_RATE: "0" },
+    processEnv: { ...process.env, E2B_API_KEY: "", MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "", SANDBOXER_STUB_FAIL_RATE: "0" },
   });
   let workers: StartedWorkers | null = null;
   let server: http.Server | null = null;
