@@ -1,6 +1,7 @@
 import { createCallerFactory, router } from "./init";
 import { creditsRouter, meRouter, profilesRouter, usageRouter } from "./routers/account";
 import { sandboxesRouter } from "./routers/sandboxes";
+import { credentialsRouter } from "./routers/credentials";
 import { apiKeysRouter, registryRouter, reportsRouter } from "./routers/console";
 import { teamsRouter } from "./routers/console-teams";
 
@@ -10,6 +11,7 @@ export const appRouter = router({
   profiles: profilesRouter,
   credits: creditsRouter,
   usage: usageRouter,
+  credentials: credentialsRouter,
   // Console: teams and members, API keys, the read-only registry, usage reports.
   teams: teamsRouter,
   apiKeys: apiKeysRouter,
