@@ -67,6 +67,8 @@ export const sandboxes = pgTable(
     readyAt: timestamp("ready_at", { withTimezone: true }),
     expiresAt: timestamp("expires_at", { withTimezone: true }),
     destroyRequestedAt: timestamp("destroy_requested_at", { withTimezone: true }),
+    /** When the provider last reported it running (ready, or a reconciler pass): billing end for `lost`. */
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
     endedAt: timestamp("ended_at", { withTimezone: true }),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -96,4 +98,25 @@ export const sandboxEvents = pgTable(
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("sandbox_events_sandbox_idx").on(t.sandboxId, t.seq)],
+);
+
+export const findingKinds = ["orphan", "lost", "listing_failed"] as const;
+
+/** What the reconciler found on a provider that the ledger did not expect, and what it did. */
+export const reconcilerFindings = pgTable(
+  "reconciler_findings",
+  {
+    id: text("id").primaryKey(),
+    extensionId: text("extension_id").notNull(),
+    kind: text("kind", { enum: findingKinds }).notNull(),
+    teamId: text("team_id"),
+    sandboxId: text("sandbox_id"),
+    providerSandboxId: text("provider_sandbox_id"),
+    /** For an orphan: how long it had been running on the provider when found, in ms. */
+    observedRunMs: bigint("observed_run_ms", { mode: "number" }),
+    action: text("action").notNull(),
+    detail: text("detail"),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("reconciler_findings_ext_at_idx").on(t.extensionId, t.at), index("reconciler_findings_team_at_idx").on(t.teamId, t.at)],
 );
