@@ -25,6 +25,12 @@ export const jobCatalog = {
     attempts: 1,
     backoffMs: 0,
   },
+  /** One scheduler per extension; a failed pass is simply followed by the next one. */
+  "reconcile.extension": {
+    payload: z.object({ extensionId: z.string().regex(/^ext\.[a-z0-9-]+$/) }),
+    attempts: 1,
+    backoffMs: 0,
+  },
 } as const;
 
 export type JobName = keyof typeof jobCatalog;

@@ -80,13 +80,14 @@ describe("lifecycle through BullMQ", () => {
     expect(await rt.db.select().from(usageRecords).where(eq(usageRecords.sandboxId, created.id))).toHaveLength(1);
   });
 
-  it("keeps one sweep scheduler however often workers restart", async () => {
+  it("keeps one entry per schedule however often workers restart", async () => {
     for (let i = 0; i < 3; i++) {
       const again = await startWorkers(rt, { concurrency: 1, sweepEveryMs: 60_000 });
       await again.close();
     }
     const schedulers = await rt.queue.queue.getJobSchedulers();
-    expect(schedulers.map((s) => s.key ?? s.id)).toEqual(["sandbox.sweep"]);
+    const expected = ["sandbox.sweep", ...[...rt.adapters.keys()].map((id) => `reconcile.extension:${id}`)];
+    expect(schedulers.map((s) => s.key ?? s.id).sort()).toEqual(expected.sort());
   });
 });
 

@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Runtime } from "../server/runtime";
 import { CapacityWait, PermanentJobError, provisionSandbox, RetryLaterError, sweep, teardownSandbox } from "../server/services/lifecycle";
+import { reconcileExtension } from "../server/services/reconcile";
 import { jobCatalog, LIFECYCLE_QUEUE, MAX_BACKOFF_MS, type JobName } from "./catalog";
 import { bullPrefix, createQueueConnection } from "./queue";
 
@@ -34,6 +35,8 @@ async function runJob(rt: Runtime, job: Job, token: string | undefined): Promise
         return await teardownSandbox(rt, job.data.sandboxId, job.data.reason);
       case "sandbox.sweep":
         return await sweep(rt);
+      case "reconcile.extension":
+        return await reconcileExtension(rt, job.data.extensionId);
     }
   } catch (err) {
     if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
@@ -52,7 +55,7 @@ export type StartedWorkers = { worker: Worker; close: () => Promise<void> };
  * Starts the lifecycle worker and the sweep scheduler. Upserting the scheduler by a fixed id
  * means restarts never multiply it.
  */
-export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sweepEveryMs?: number } = {}): Promise<StartedWorkers> {
+export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sweepEveryMs?: number; reconcileEveryMs?: number } = {}): Promise<StartedWorkers> {
   const connection = createQueueConnection(rt.env.REDIS_URL);
   const worker = new Worker(LIFECYCLE_QUEUE, (job, token) => runJob(rt, job, token), {
     connection,
@@ -73,6 +76,13 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sw
     { every: opts.sweepEveryMs ?? rt.env.SANDBOXER_SWEEP_INTERVAL_MS },
     { name: "sandbox.sweep", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
   );
+  for (const extensionId of rt.adapters.keys()) {
+    await rt.queue.queue.upsertJobScheduler(
+      `reconcile.extension:${extensionId}`,
+      { every: opts.reconcileEveryMs ?? rt.env.SANDBOXER_RECONCILE_INTERVAL_MS },
+      { name: "reconcile.extension", data: { extensionId }, opts: { removeOnComplete: true, removeOnFail: true } },
+    );
+  }
   await worker.waitUntilReady();
   rt.logger.info({ concurrency: worker.opts.concurrency }, "worker started");
   return {

@@ -20,6 +20,7 @@ const envSchema = z.object({
   SANDBOXER_URL: z.string().url().default("http://127.0.0.1:3000"),
   SANDBOXER_EMBEDDED_WORKER: z.enum(["0", "1"]).default("0"),
   SANDBOXER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(250).default(5_000),
+  SANDBOXER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   SANDBOXER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   SANDBOXER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** Secret-reference schemes teams may use for their own keys (env/file point at our machines). */

@@ -30,6 +30,8 @@ export type StubFault = {
   retryAfterMs?: number;
   /** For provision: create the sandbox, then lose the reply (the client sees a timeout). */
   afterEffect?: boolean;
+  /** Let this call through: queue `{ pass: true }` before a fault to make a later page fail. */
+  pass?: boolean;
 };
 type Operation = "provision" | "teardown" | "list" | "extend" | "waitReady";
 
@@ -86,7 +88,8 @@ export function createStubAdapter(opts: {
 
   async function takeFault(op: Operation): Promise<StubFault | null> {
     const raw = await redis.lpop(k.faults(op));
-    return raw ? (JSON.parse(raw) as StubFault) : null;
+    const fault = raw ? (JSON.parse(raw) as StubFault) : null;
+    return fault?.pass ? null : fault;
   }
   const toError = (f: StubFault) =>
     new ProviderError(f.kind, f.message ?? `stub: simulated ${f.kind}`, {

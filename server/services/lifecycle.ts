@@ -371,7 +371,7 @@ async function markReady(rt: Runtime, sandboxId: string): Promise<void> {
     if (!row || row.state !== "provisioning" || !row.startedAt) return null;
     // TTL counts from when the provider started the sandbox: that is what the provider bills.
     const expiresAt = new Date(row.startedAt.getTime() + row.ttlSeconds * 1000);
-    await tx.update(sandboxes).set({ state: "ready", readyAt: now, expiresAt, updatedAt: now }).where(eq(sandboxes.id, sandboxId));
+    await tx.update(sandboxes).set({ state: "ready", readyAt: now, lastSeenAt: now, expiresAt, updatedAt: now }).where(eq(sandboxes.id, sandboxId));
     await recordEvent(tx, {
       sandboxId,
       teamId: row.teamId,
@@ -461,7 +461,7 @@ async function flagAttention(rt: Runtime, row: Row, reason: string) {
 export async function settleSandbox(
   rt: Runtime,
   sandboxId: string,
-  end: { outcome: "terminated" | "already_gone"; providerEndedAt: Date | null; reason: string },
+  end: { outcome: "terminated" | "already_gone"; providerEndedAt: Date | null; reason: string; forceState?: "lost" },
 ): Promise<void> {
   const now = rt.clock.now();
   await rt.db.transaction(async (tx) => {
@@ -476,7 +476,8 @@ export async function settleSandbox(
     if (row.expiresAt && endedAt > row.expiresAt) endedAt = row.expiresAt;
     if (endedAt < row.startedAt) endedAt = row.startedAt;
     const endedEarly = end.outcome === "already_gone" && row.expiresAt !== null && endedAt.getTime() < row.expiresAt.getTime() - 1000 && !row.destroyRequestedAt;
-    const finalState: SandboxState = endedEarly ? "lost" : "destroyed";
+    const finalState: SandboxState = end.forceState ?? (endedEarly ? "lost" : "destroyed");
+    const lostReason = end.forceState ? end.reason : "the provider ended it before its TTL";
 
     const meter = adapter.meterActual({ spec, rates: ext.rates(spec.gpuType), startedAt: row.startedAt, endedAt });
     let cost = meter.costMicros;
@@ -503,7 +504,7 @@ export async function settleSandbox(
         currency: ext.pricing.currency,
         costMicros: cost,
         credentialSource: row.credentialSource ?? "none",
-        endReason: finalState === "lost" ? "ended early by the provider" : end.reason,
+        endReason: finalState === "lost" ? `lost: ${lostReason}` : end.reason,
         idempotencyKey: `usage:${sandboxId}`,
       })
       .onConflictDoNothing()
@@ -526,7 +527,7 @@ export async function settleSandbox(
       extensionId: row.extensionId,
       reason:
         finalState === "lost"
-          ? `the provider ended the sandbox early; billed $${formatMicros(cost)} for ${meter.durationMs} ms`
+          ? `lost (${lostReason}); billed $${formatMicros(cost)} for ${meter.durationMs} ms`
           : `${end.reason}; billed $${formatMicros(cost)} for ${meter.durationMs} ms`,
       data: { extension_id: row.extensionId, costMicros: cost.toString(), durationMs: meter.durationMs, rateCardVersion: row.rateCardVersion },
       at: now,
