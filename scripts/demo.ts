@@ -342,7 +342,11 @@ async function main() {
     for (const r of refusedOther) refusalReasons.set(`${r.refused!.code}: ${r.refused!.message}`, (refusalReasons.get(`${r.refused!.code}: ${r.refused!.message}`) ?? 0) + 1);
     const failed = views.filter((s) => s.state === "failed");
     for (const s of failed) {
-      const reason = (s.failureReason ?? "no reason recorded").replace(/stub-[0-9a-f]+/g, "stub-…");
+      // Group like reasons: provider ids, times and counts vary from sandbox to sandbox.
+      const reason = (s.failureReason ?? "no reason recorded")
+        .replace(/stub-[0-9a-f]+/g, "stub-…")
+        .replace(/\d{4}-\d{2}-\d{2}T[\d:.]+Z/g, "…")
+        .replace(/\d+ failures in a row/g, "n failures in a row");
       failureReasons.set(reason, (failureReasons.get(reason) ?? 0) + 1);
     }
     const endReasons = new Map(usage.items.map((u) => [u.sandboxId, u.endReason ?? ""]));
