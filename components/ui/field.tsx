@@ -26,8 +26,8 @@ export function Field({
   const id = useId();
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
-  const describedBy =
-    [hint ? hintId : null, error ? errorId : null].filter(Boolean).join(" ") || undefined;
+  // The hint is hidden while an error shows, so only what is on screen is referenced.
+  const describedBy = error ? errorId : hint ? hintId : undefined;
   return (
     <div className={cn("grid gap-1.5", className)}>
       <Label htmlFor={id}>{label}</Label>

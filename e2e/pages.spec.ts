@@ -1,0 +1,81 @@
+import { expect, test } from "@playwright/test";
+import { pageAs, screenshot } from "./helpers";
+import { users } from "./seed";
+
+test("the sign-in page and a wrong password", async ({ page }, testInfo) => {
+  await page.goto("/sandboxes");
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await page.getByLabel("Email").fill(users.ownerA.email);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: /\S/ })).toHaveText(
+    "Email or password is incorrect.",
+  );
+  await screenshot(page, testInfo, "sign-in");
+});
+
+test("an owner's main pages, an API key shown once, and switching teams", async ({
+  browser,
+  baseURL,
+}, testInfo) => {
+  const page = await pageAs(browser, users.ownerA);
+  await expect(page.getByRole("heading", { name: "Sandboxes", level: 1 })).toBeVisible();
+  await screenshot(page, testInfo, "sandboxes");
+
+  await page.goto("/credits");
+  await expect(page.getByRole("heading", { name: "Top up" })).toBeVisible();
+  await page.getByLabel("Amount (USD)").fill("abc");
+  await page.getByRole("button", { name: "Add credits" }).click();
+  await expect(page.getByLabel("Amount (USD)")).toHaveAttribute("aria-invalid", "true");
+  await page.getByLabel("Amount (USD)").fill("10");
+  await page.getByRole("button", { name: "Add credits" }).click();
+  await expect(page.getByText(/Added \$10\. Balance is now/)).toBeVisible();
+  await screenshot(page, testInfo, "credits-owner");
+
+  await page.goto("/usage");
+  await expect(page.getByRole("heading", { name: "Sandbox-hours by day" })).toBeVisible();
+  await screenshot(page, testInfo, "usage");
+
+  await page.goto("/settings/members");
+  await expect(page.getByRole("table", { name: "Members" })).toContainText(users.financeA.email);
+  await screenshot(page, testInfo, "settings-members");
+
+  await page.goto("/settings/registry");
+  await expect(page.getByRole("table", { name: "Profiles" })).toContainText(
+    "profile.burst-sandbox",
+  );
+  await expect(page.getByText(/not set/).first()).toBeVisible();
+  await screenshot(page, testInfo, "settings-registry");
+
+  // API key: shown once, works as a Bearer token, gone after dismissing, dead after revoking.
+  await page.goto("/settings/api-keys");
+  await page.getByLabel("Key name").fill("e2e-key");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = await page.getByTestId("new-api-key").inputValue();
+  expect(key).toMatch(/^sbxk_/);
+  await screenshot(page, testInfo, "settings-api-key-created");
+  const asKey = { headers: { authorization: `Bearer ${key}` } };
+  expect((await page.request.get(`${baseURL}/api/trpc/teams.current`, asKey)).status()).toBe(200);
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await page.reload();
+  await expect(page.getByRole("table", { name: "API keys" })).toContainText("e2e-key");
+  expect(await page.content()).not.toContain(key);
+  await page.getByRole("button", { name: "Revoke e2e-key" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Revoke key" }).click();
+  await expect(page.getByRole("table", { name: "API keys" })).toHaveCount(0);
+  expect((await page.request.get(`${baseURL}/api/trpc/teams.current`, asKey)).status()).toBe(401);
+
+  // Team A's owner is a plain member of team B.
+  await page.getByRole("button", { name: /Switch team/ }).click();
+  await page.getByRole("menuitem", { name: /Beta Labs/ }).click();
+  await expect(page.getByRole("button", { name: /Team: Beta Labs/ })).toBeVisible();
+  await expect(page.getByTestId("current-role")).toHaveText("member");
+  await page.getByRole("button", { name: /Switch team/ }).click();
+  await page.getByRole("menuitem", { name: /Acme Research/ }).click();
+  await expect(page.getByTestId("current-role")).toHaveText("owner");
+
+  await page.goto("/no-such-page");
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await screenshot(page, testInfo, "not-found");
+  await page.context().close();
+});

@@ -1,0 +1,93 @@
+import { expect, test } from "@playwright/test";
+import { apiAs, pageAs, screenshot, trpcMutation, trpcQuery, type SandboxList } from "./helpers";
+import { users } from "./seed";
+
+/** A sandbox of team A made through the API by its member, waited on until `until`. */
+async function sandboxOfTeamA(baseURL: string, until: "ready" | "destroyed") {
+  const api = await apiAs(baseURL, users.memberA);
+  const { id } = await trpcMutation<{ id: string }>(api, "sandboxes.create", {
+    profile: "burst-sandbox",
+  });
+  const waitFor = async (state: string) =>
+    expect
+      .poll(async () => (await trpcQuery<{ state: string }>(api, "sandboxes.get", { id })).state, {
+        timeout: 45_000,
+      })
+      .toBe(state);
+  await waitFor("ready");
+  if (until === "destroyed") {
+    await trpcMutation(api, "sandboxes.destroy", { id });
+    await waitFor("destroyed");
+  }
+  await api.dispose();
+  return id;
+}
+
+test("finance sees usage and credits, has no create or destroy control, and a direct create is refused", async ({
+  browser,
+  baseURL,
+}, testInfo) => {
+  const ended = await sandboxOfTeamA(baseURL!, "destroyed");
+  const running = await sandboxOfTeamA(baseURL!, "ready");
+
+  const page = await pageAs(browser, users.financeA);
+  await expect(page.getByTestId("current-role")).toHaveText("finance");
+  await expect(page.locator(`tr[data-sandbox-id="${running}"]`)).toBeVisible();
+  await expect(page.getByRole("link", { name: /new sandbox|create a sandbox/i })).toHaveCount(0);
+
+  await page.goto(`/sandboxes/${running}`);
+  await expect(page.getByTestId("sandbox-state")).toContainText("ready");
+  await expect(page.getByRole("button", { name: /destroy|extend/i })).toHaveCount(0);
+
+  await page.goto("/sandboxes/new");
+  await expect(page.getByText("Your role cannot create sandboxes")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Create sandbox" })).toHaveCount(0);
+
+  // The API refuses too, whatever the page shows: same cookie, straight to the procedure.
+  const before = await trpcQuery<SandboxList>(page.request, "sandboxes.list", { limit: 200 });
+  const create = await page.request.post("/api/trpc/sandboxes.create", {
+    data: { profile: "burst-sandbox" },
+  });
+  expect(create.status()).toBe(403);
+  expect((await create.json()).error.data.code).toBe("FORBIDDEN");
+  const destroy = await page.request.post("/api/trpc/sandboxes.destroy", { data: { id: running } });
+  expect(destroy.status()).toBe(403);
+  const after = await trpcQuery<SandboxList>(page.request, "sandboxes.list", { limit: 200 });
+  expect(after.items.length).toBe(before.items.length);
+
+  await page.getByRole("link", { name: "Usage" }).click();
+  await expect(page.getByRole("heading", { name: "Usage", level: 1 })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Cost by day" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Cost by extension" })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Usage records" })).toContainText(ended);
+  await expect(page.getByTestId("usage-total-cost")).toHaveText(/^\$\d/);
+  await screenshot(page, testInfo, "usage-finance");
+
+  await page.getByRole("link", { name: "Credits" }).click();
+  await expect(page.getByTestId("credits-balance")).toHaveText(/^\$\d/);
+  await expect(page.getByRole("table", { name: "Current holds" })).toContainText(running);
+  await expect(page.getByRole("heading", { name: "Top up" })).toHaveCount(0);
+  await screenshot(page, testInfo, "credits-finance");
+  await page.context().close();
+});
+
+test("a user of another team opening a sandbox URL of the first team gets the 404 page", async ({
+  browser,
+  baseURL,
+}, testInfo) => {
+  const id = await sandboxOfTeamA(baseURL!, "ready");
+  const page = await pageAs(browser, users.ownerB);
+  await expect(page.locator(`tr[data-sandbox-id="${id}"]`)).toHaveCount(0);
+
+  await page.goto(`/sandboxes/${id}`);
+  await expect(page.getByTestId("not-found")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expect(page.getByText(id)).toHaveCount(0);
+  await screenshot(page, testInfo, "not-found-other-team");
+
+  const res = await page.request.get(
+    `/api/trpc/sandboxes.get?input=${encodeURIComponent(JSON.stringify({ id }))}`,
+  );
+  expect(res.status()).toBe(404);
+  await page.context().close();
+});

@@ -1,0 +1,82 @@
+import { expect, test } from "@playwright/test";
+import { apiAs, pageAs, screenshot, signIn, trpcQuery, type SandboxList } from "./helpers";
+import { users } from "./seed";
+
+test("a member creates a sandbox, watches it become ready, extends and destroys it, and sees the debit", async ({
+  page,
+}, testInfo) => {
+  await signIn(page, users.memberA);
+  await page.getByRole("link", { name: "New sandbox" }).click();
+  await expect(page).toHaveURL(/\/sandboxes\/new$/);
+
+  await page.getByLabel("Profile").selectOption("profile.burst-sandbox");
+  // The preview: an estimate per eligible provider, routing's choice, why others are skipped.
+  const stub = page.locator('tr[data-extension="ext.saas-stub"]');
+  await expect(stub).toContainText("chosen");
+  await expect(stub).toContainText("$");
+  await expect(page.locator('tr[data-extension="ext.e2b"]')).toContainText("skipped");
+  await expect(page.getByTestId("preview-after-hold")).toHaveText(/^\$\d/);
+  await screenshot(page, testInfo, "create-sandbox");
+
+  await page.getByRole("button", { name: "Create sandbox" }).click();
+  await expect(page).toHaveURL(/\/sandboxes\/sbx_[a-z0-9]+$/);
+  const id = page.url().split("/").pop()!;
+
+  // A marker on window survives only if the page is never reloaded.
+  await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
+  await expect(page.getByTestId("sandbox-state")).toContainText("ready", { timeout: 45_000 });
+  expect(
+    await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload),
+  ).toBe(true);
+  await expect(page.getByTestId("sandbox-ttl-left")).toHaveText(/\d+m \d+s|\d+s/);
+  await expect(page.getByRole("table", { name: "Routing decision" })).toContainText("chosen");
+  await screenshot(page, testInfo, "sandbox-detail-ready");
+
+  await page.getByLabel("Extend by").selectOption("300");
+  await page.getByRole("button", { name: "Extend", exact: true }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Extended" })).toContainText("600s");
+  await expect(page.locator('[data-event-kind="extended"]')).toBeVisible();
+
+  await page.getByRole("button", { name: "Destroy", exact: true }).click();
+  const dialog = page.getByRole("alertdialog");
+  await expect(dialog).toContainText(`Destroy ${id}?`);
+  await dialog.getByRole("button", { name: "Destroy sandbox" }).click();
+  await expect(page.getByTestId("sandbox-state")).toContainText("destroyed", { timeout: 45_000 });
+  await expect(page.getByText("final cost")).toBeVisible();
+  await screenshot(page, testInfo, "sandbox-detail-destroyed");
+
+  await page.getByRole("link", { name: "Credits" }).click();
+  await expect(page.locator(`tr[data-kind="debit"][data-sandbox-id="${id}"]`)).toBeVisible();
+  await screenshot(page, testInfo, "credits-after-debit");
+});
+
+test("a TTL above the profile maximum shows the error beside the field and creates nothing", async ({
+  browser,
+  baseURL,
+}, testInfo) => {
+  const api = await apiAs(baseURL!, users.memberA);
+  const before = await trpcQuery<SandboxList>(api, "sandboxes.list", { limit: 200 });
+
+  const page = await pageAs(browser, users.memberA);
+  await page.goto("/sandboxes/new");
+  await page.getByLabel("Profile").selectOption("profile.burst-sandbox");
+  const ttl = page.getByLabel("Time to live (seconds)");
+  await ttl.fill("7200");
+  await page.getByRole("button", { name: "Create sandbox" }).click();
+
+  await expect(ttl).toHaveAttribute("aria-invalid", "true");
+  const describedBy = await ttl.getAttribute("aria-describedby");
+  const error = page.locator(`[id="${describedBy}"]`);
+  await expect(error).toHaveText(/above profile\.burst-sandbox's maximum of 3600s/);
+  // Beside the field: directly under the input, not in a banner elsewhere on the page.
+  const [inputBox, errorBox] = [await ttl.boundingBox(), await error.boundingBox()];
+  expect(errorBox!.y - (inputBox!.y + inputBox!.height)).toBeLessThan(24);
+  expect(Math.abs(errorBox!.x - inputBox!.x)).toBeLessThan(8);
+  await screenshot(page, testInfo, "create-ttl-too-long");
+
+  await expect(page).toHaveURL(/\/sandboxes\/new$/);
+  const after = await trpcQuery<SandboxList>(api, "sandboxes.list", { limit: 200 });
+  expect(after.items.map((s) => s.id)).toEqual(before.items.map((s) => s.id));
+  await api.dispose();
+  await page.context().close();
+});
