@@ -3,3 +3,4 @@ export * from "./credits";
 export * from "./sandboxes";
 export * from "./usage";
 export * from "./credentials";
+export * from "./billing";

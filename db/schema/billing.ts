@@ -1,0 +1,99 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { organization } from "./auth";
+import { usageRecords } from "./usage";
+
+export const finHubBatchStatuses = ["pending", "sent", "dead"] as const;
+export type FinHubBatchStatus = (typeof finHubBatchStatuses)[number];
+
+/**
+ * One signed POST to fin-hub. The body is serialized once, when the batch is claimed, and stored:
+ * every retry and re-send sends these exact bytes under the same id (the idempotency key) and
+ * sequence number. `seq` is gapless and monotonic per installation (assigned under a lock).
+ */
+export const finHubBatches = pgTable(
+  "fin_hub_batches",
+  {
+    id: text("id").primaryKey(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    status: text("status", { enum: finHubBatchStatuses }).notNull().default("pending"),
+    recordCount: integer("record_count").notNull(),
+    totalMicros: bigint("total_micros", { mode: "bigint" }).notNull(),
+    /** The exact request body (UTF-8 JSON). */
+    body: text("body").notNull(),
+    bodySha256: text("body_sha256").notNull(),
+    /** Send attempts started since the batch was made (or last requeued by a person). */
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull(),
+    /** A sender owns the batch until then; a crashed sender's lease simply runs out. */
+    leasedUntil: timestamp("leased_until", { withTimezone: true }),
+    lastError: text("last_error"),
+    lastStatus: integer("last_status"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    sentAt: timestamp("sent_at", { withTimezone: true }),
+    deadAt: timestamp("dead_at", { withTimezone: true }),
+    requeuedAt: timestamp("requeued_at", { withTimezone: true }),
+    requeuedBy: text("requeued_by"),
+    requeueCount: integer("requeue_count").notNull().default(0),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("fin_hub_batches_seq_uq").on(t.seq), index("fin_hub_batches_status_next_idx").on(t.status, t.nextAttemptAt)],
+);
+
+/**
+ * The transactional outbox: one row per usage record, written in the settle transaction with the
+ * debit. The primary key makes a second row for the same record impossible, and the single
+ * `batch_id` column means a record can belong to one batch only. `exported_at` is set only
+ * after fin-hub answered 2xx for that batch.
+ */
+export const billingOutbox = pgTable(
+  "billing_outbox",
+  {
+    usageRecordId: text("usage_record_id")
+      .primaryKey()
+      .references(() => usageRecords.id, { onDelete: "cascade" }),
+    sandboxId: text("sandbox_id").notNull(),
+    teamId: text("team_id").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    batchId: text("batch_id").references(() => finHubBatches.id),
+    exportedAt: timestamp("exported_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("billing_outbox_sandbox_uq").on(t.sandboxId),
+    index("billing_outbox_unbatched_idx").on(t.usageRecordId).where(sql`batch_id is null`),
+    index("billing_outbox_batch_idx").on(t.batchId),
+    index("billing_outbox_team_batch_idx").on(t.teamId, t.batchId),
+  ],
+);
+
+export const usageExportFormats = ["csv", "focus"] as const;
+export type UsageExportFormat = (typeof usageExportFormats)[number];
+export const usageExportStatuses = ["queued", "running", "ready", "failed"] as const;
+export type UsageExportStatus = (typeof usageExportStatuses)[number];
+export type UsageExportFilter = { from?: string; to?: string; extension?: string; profile?: string };
+
+/** A finance export file: its filter, progress, and where it stands. Files live in <data dir>/exports. */
+export const usageExports = pgTable(
+  "usage_exports",
+  {
+    id: text("id").primaryKey(),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => organization.id, { onDelete: "cascade" }),
+    requestedBy: text("requested_by"),
+    format: text("format", { enum: usageExportFormats }).notNull(),
+    filter: jsonb("filter").$type<UsageExportFilter>().notNull(),
+    status: text("status", { enum: usageExportStatuses }).notNull().default("queued"),
+    rowsTotal: integer("rows_total").notNull().default(0),
+    rowsWritten: integer("rows_written").notNull().default(0),
+    totalMicros: bigint("total_micros", { mode: "bigint" }).notNull().default(sql`0`),
+    bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
+    sha256: text("sha256"),
+    error: text("error"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("usage_exports_team_created_idx").on(t.teamId, t.createdAt)],
+);
