@@ -10,6 +10,30 @@ const optionalUrl = (protocols: string[]) =>
       message: `must start with ${protocols.join(" or ")}`,
     });
 
+/** An optional http(s) URL; "" counts as unset. */
+const optionalHttpUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v))
+  .refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        const u = new URL(v);
+        return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: "must be an http:// or https:// URL, e.g. https://fin-hub.example.com/v1/batches" },
+  );
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v))
+  .refine((v) => v === undefined || v.length >= 32, { message: "must be at least 32 characters" });
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   REDIS_URL: z.string().default("redis://127.0.0.1:6379"),
@@ -29,6 +53,24 @@ const envSchema = z.object({
   SANDBOXER_COOLDOWN_FAILURES: z.coerce.number().int().min(1).default(3),
   SANDBOXER_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
   BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** fin-hub billing export (docs/runbooks/fin-hub.md): off unless the URL is set. */
+  SANDBOXER_FIN_HUB_URL: optionalHttpUrl,
+  SANDBOXER_FIN_HUB_SECRET: optionalSecret,
+  /** During a rotation: batches are signed with this secret too, so fin-hub may still check either. */
+  SANDBOXER_FIN_HUB_SECRET_PREVIOUS: optionalSecret,
+  SANDBOXER_FIN_HUB_INTERVAL_MS: z.coerce.number().int().min(1_000).default(10_000),
+  SANDBOXER_FIN_HUB_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  SANDBOXER_FIN_HUB_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  SANDBOXER_FIN_HUB_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  SANDBOXER_FIN_HUB_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+}).superRefine((env, ctx) => {
+  if (env.SANDBOXER_FIN_HUB_URL && !env.SANDBOXER_FIN_HUB_SECRET) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SANDBOXER_FIN_HUB_SECRET"],
+      message: "is required when SANDBOXER_FIN_HUB_URL is set (at least 32 characters; batches are signed with it)",
+    });
+  }
 });
 
 export type Env = z.infer<typeof envSchema>;
