@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stubControl } from "../adapters/saas-stub/stub-adapter";
 import { sandboxes } from "../db/schema";
 import { ExitCode } from "./errors";
 import { startTestServer, type TestServer } from "./test-server";
@@ -94,11 +95,11 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     expect(r.stderr).not.toMatch(/^error:/m);
     expect(r.code).toBe(ExitCode.OK);
     expect(r.stdout).toMatch(/state\s*│\s*ready \(expires in/);
-    const routeLine = (ext: string) => r.stdout.split("\n").find((l) => l.includes(`│ ${ext} `) && /skipped|chosen|failed/.test(l)) ?? "";
+    const routeLine = (ext: string) => r.stdout.split("\n").find((l) => l.startsWith(`│ ${ext} `)) ?? "";
     expect(routeLine("ext.saas-stub")).toContain("chosen");
     for (const ext of ["ext.e2b", "ext.modal"]) {
       expect(routeLine(ext)).toContain("skipped");
-      expect(routeLine(ext)).toContain("adapter not available");
+      expect(routeLine(ext)).toMatch(/adapter not available|credentials not available/);
     }
     // State changes were shown while waiting (on stderr, away from the result).
     expect(r.stderr).toMatch(/requested → provisioning/);
@@ -217,6 +218,25 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     }
     // Still there for its owner.
     expect((await cli(["get", mine.id])).code).toBe(ExitCode.OK);
+  });
+
+  it("create --wait exits 8 with the reason when the sandbox fails, and shows the failed route entry", async () => {
+    await stubControl(server.rt.redis, server.rt.keyPrefix).inject(
+      "provision",
+      { kind: "invalid", message: "stub: template rejected" },
+      { kind: "invalid", message: "stub: template rejected" },
+    );
+    const human = await cli(["create", "--profile", "burst-sandbox", "--ttl", "1m", "--wait"]);
+    expect(human.code).toBe(ExitCode.SANDBOX_FAILED);
+    expect(human.stderr).toMatch(/^error: sandbox sbx_\w+ failed: no provider could create the sandbox .*stub: template rejected/m);
+    const stubLine = human.stdout.split("\n").find((l) => l.startsWith("│ ext.saas-stub ")) ?? "";
+    expect(stubLine).toContain("failed");
+    expect(stubLine).toContain("template rejected");
+
+    const asJson = await cli(["create", "--profile", "burst-sandbox", "--ttl", "1m", "--wait", "--json"]);
+    expect(asJson.code).toBe(ExitCode.SANDBOX_FAILED);
+    expect(json(asJson)).toMatchObject({ state: "failed", costMicros: "0" });
+    expect(asJson.stderr).toMatch(/^error: sandbox sbx_\w+ failed: /);
   });
 
   it("works from another working directory", async () => {
