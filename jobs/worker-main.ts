@@ -1,17 +1,49 @@
-import { getRuntime } from "../server/runtime";
+import http from "node:http";
+import { checkReadiness } from "../server/health";
+import { metricsText } from "../server/metrics";
+import { getRuntime, type Runtime } from "../server/runtime";
 import { startWorkers } from "./worker";
+
+/** Liveness, readiness and metrics of a standalone worker, on SANDBOXER_WORKER_HEALTH_PORT. */
+function startHealthServer(rt: Runtime, port: number) {
+  const server = http.createServer(async (req, res) => {
+    const send = (status: number, body: string, type = "application/json") => {
+      res.writeHead(status, { "content-type": type });
+      res.end(body);
+    };
+    try {
+      if (req.url === "/livez") return send(200, JSON.stringify({ ok: true }));
+      if (req.url === "/readyz") {
+        const r = await checkReadiness(rt);
+        return send(r.ok ? 200 : 503, JSON.stringify(r));
+      }
+      if (req.url === "/metrics") {
+        const m = await metricsText(rt);
+        return send(200, m.body, m.contentType);
+      }
+      send(404, JSON.stringify({ error: "not found" }));
+    } catch {
+      send(500, JSON.stringify({ ok: false }));
+    }
+  });
+  server.listen(port, process.env.SANDBOXER_WORKER_HEALTH_HOST ?? "127.0.0.1");
+  return server;
+}
 
 /** Entry point of a standalone worker process (`npm run worker`). */
 async function main() {
   const rt = await getRuntime();
   const workers = await startWorkers(rt);
+  const port = Number(process.env.SANDBOXER_WORKER_HEALTH_PORT ?? 0);
+  const health = port > 0 ? startHealthServer(rt, port) : null;
+  const graceMs = Number(process.env.SANDBOXER_SHUTDOWN_GRACE_MS ?? 25_000);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    rt.logger.info({ signal }, "worker stopping");
-    // worker.close() waits for jobs in flight to finish, so none is left stuck active.
-    await workers.close();
+    rt.logger.info({ signal, graceMs }, "worker stopping");
+    health?.close();
+    await workers.close(graceMs);
     await rt.close();
     process.exit(0);
   };

@@ -5,6 +5,7 @@ import { sandboxes, usageRecords, creditLedger } from "../db/schema";
 import { createSandbox, destroySandbox } from "../server/services/sandboxes";
 import { RetryLaterError } from "../server/services/lifecycle";
 import { createTestRuntime, openTestDb, seedTeam, type TestRuntime } from "../server/testing/harness";
+import { metricsText } from "../server/metrics";
 import { backoffDelay, startWorkers, type StartedWorkers } from "./worker";
 
 let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
@@ -49,6 +50,11 @@ describe("lifecycle through BullMQ", () => {
     expect(usage).toHaveLength(1);
     expect(usage[0]!.durationMs).toBe(1000);
     expect(usage[0]!.costMicros).toBe(26n);
+
+    const { body } = await metricsText(rt);
+    expect(body).toMatch(/sandboxer_sandboxes\{state="destroyed",extension="ext.saas-stub"\} [1-9]/);
+    expect(body).toMatch(/sandboxer_ttl_lateness_seconds_count [1-9]/);
+    expect(body).toMatch(/sandboxer_queue_jobs\{state="delayed"\} \d+/);
   });
 
   it("retries a throttled teardown no sooner than Retry-After", async () => {

@@ -1,6 +1,13 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Runtime } from "../server/runtime";
-import { CapacityWait, PermanentJobError, provisionSandbox, RetryLaterError, sweep, teardownSandbox } from "../server/services/lifecycle";
+import {
+  CapacityWait,
+  PermanentJobError,
+  provisionSandbox,
+  RetryLaterError,
+  sweep,
+  teardownSandbox,
+} from "../server/services/lifecycle";
 import { reconcileExtension } from "../server/services/reconcile";
 import { jobCatalog, LIFECYCLE_QUEUE, MAX_BACKOFF_MS, type JobName } from "./catalog";
 import { bullPrefix, createQueueConnection } from "./queue";
@@ -9,7 +16,11 @@ import { bullPrefix, createQueueConnection } from "./queue";
  * Exponential backoff from the job's base delay, never sooner than a provider's Retry-After
  * (carried by RetryLaterError), never longer than MAX_BACKOFF_MS.
  */
-export function backoffDelay(attemptsMade: number, err: Error | undefined, job: Job | undefined): number {
+export function backoffDelay(
+  attemptsMade: number,
+  err: Error | undefined,
+  job: Job | undefined,
+): number {
   const spec = job ? jobCatalog[job.name as JobName] : undefined;
   const base = spec?.backoffMs ?? 1_000;
   const exponential = Math.min(MAX_BACKOFF_MS, base * 2 ** Math.max(0, attemptsMade - 1));
@@ -22,7 +33,8 @@ async function runJob(rt: Runtime, job: Job, token: string | undefined): Promise
   const spec = jobCatalog[name];
   if (!spec) throw new UnrecoverableError(`unknown job ${job.name}`);
   const parsed = spec.payload.safeParse(job.data);
-  if (!parsed.success) throw new UnrecoverableError(`bad payload for ${job.name}: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new UnrecoverableError(`bad payload for ${job.name}: ${parsed.error.issues[0]?.message}`);
   const attempts = job.opts.attempts ?? 1;
   try {
     switch (name) {
@@ -49,20 +61,46 @@ async function runJob(rt: Runtime, job: Job, token: string | undefined): Promise
   }
 }
 
-export type StartedWorkers = { worker: Worker; close: () => Promise<void> };
+export type StartedWorkers = {
+  worker: Worker;
+  /**
+   * Stops taking jobs and waits up to `graceMs` for those in flight; any still running then are
+   * handed back to the queue (moved to wait) so another worker runs them — none is left active.
+   */
+  close: (graceMs?: number) => Promise<void>;
+};
 
 /**
  * Starts the lifecycle worker and the sweep scheduler. Upserting the scheduler by a fixed id
  * means restarts never multiply it.
  */
-export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sweepEveryMs?: number; reconcileEveryMs?: number } = {}): Promise<StartedWorkers> {
+export async function startWorkers(
+  rt: Runtime,
+  opts: { concurrency?: number; sweepEveryMs?: number; reconcileEveryMs?: number } = {},
+): Promise<StartedWorkers> {
   const connection = createQueueConnection(rt.env.REDIS_URL);
-  const worker = new Worker(LIFECYCLE_QUEUE, (job, token) => runJob(rt, job, token), {
-    connection,
-    prefix: bullPrefix(rt.keyPrefix),
-    concurrency: opts.concurrency ?? rt.env.SANDBOXER_WORKER_CONCURRENCY,
-    settings: { backoffStrategy: (attemptsMade, _type, err, job) => backoffDelay(attemptsMade, err, job as Job | undefined) },
-  });
+  const inFlight = new Map<string, { job: Job; token: string | undefined }>();
+  const worker = new Worker(
+    LIFECYCLE_QUEUE,
+    async (job, token) => {
+      const key = `${job.id}`;
+      inFlight.set(key, { job, token });
+      try {
+        return await runJob(rt, job, token);
+      } finally {
+        inFlight.delete(key);
+      }
+    },
+    {
+      connection,
+      prefix: bullPrefix(rt.keyPrefix),
+      concurrency: opts.concurrency ?? rt.env.SANDBOXER_WORKER_CONCURRENCY,
+      settings: {
+        backoffStrategy: (attemptsMade, _type, err, job) =>
+          backoffDelay(attemptsMade, err, job as Job | undefined),
+      },
+    },
+  );
   worker.on("failed", (job, err) => {
     if (!job) return;
     const log = rt.logger.child({ jobName: job.name, jobId: job.id, attempt: job.attemptsMade });
@@ -80,15 +118,40 @@ export async function startWorkers(rt: Runtime, opts: { concurrency?: number; sw
     await rt.queue.queue.upsertJobScheduler(
       `reconcile.extension:${extensionId}`,
       { every: opts.reconcileEveryMs ?? rt.env.SANDBOXER_RECONCILE_INTERVAL_MS },
-      { name: "reconcile.extension", data: { extensionId }, opts: { removeOnComplete: true, removeOnFail: true } },
+      {
+        name: "reconcile.extension",
+        data: { extensionId },
+        opts: { removeOnComplete: true, removeOnFail: true },
+      },
     );
   }
   await worker.waitUntilReady();
   rt.logger.info({ concurrency: worker.opts.concurrency }, "worker started");
   return {
     worker,
-    close: async () => {
-      await worker.close();
+    close: async (graceMs = 25_000) => {
+      const graceful = worker.close().then(() => true);
+      const inTime = await Promise.race([
+        graceful,
+        new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
+      ]);
+      if (!inTime) {
+        rt.logger.warn(
+          { jobs: inFlight.size },
+          "grace period over; returning jobs in flight to the queue",
+        );
+        for (const { job, token } of inFlight.values()) {
+          await job
+            .moveToWait(token)
+            .catch((err: Error) =>
+              rt.logger.warn(
+                { jobId: job.id, err: { message: err.message } },
+                "could not return job",
+              ),
+            );
+        }
+        await worker.close(true);
+      }
       connection.disconnect();
     },
   };

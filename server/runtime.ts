@@ -7,6 +7,7 @@ import { createQueueConnection, LifecycleQueue } from "../jobs/queue";
 import { loadCatalog, type Catalog } from "./catalog/load";
 import { loadEnv, type Env } from "./env";
 import { createLogger, type Logger } from "./logger";
+import { assertNoEviction } from "./redis-check";
 import { createSecretResolver, type SecretResolver } from "./secrets";
 
 /**
@@ -55,8 +56,15 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
 
   const redis = createQueueConnection(env.REDIS_URL);
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
+  try {
+    await assertNoEviction(redis);
+  } catch (err) {
+    redis.disconnect();
+    if (!opts.db) await handle.close();
+    throw err;
+  }
   const queue = new LifecycleQueue(redis, keyPrefix);
-  const adapters = buildAdapters(catalog.extensions.values(), { redis, keyPrefix, env: processEnv });
+  const adapters = buildAdapters(catalog.extensions.values(), { redis, keyPrefix, env: processEnv, logger });
 
   return {
     env,

@@ -9,6 +9,7 @@ import {
 import { sandboxes, usageRecords, type SandboxState } from "../../db/schema";
 import type { DbOrTx } from "../../db/client";
 import { newId } from "../ids";
+import { metrics } from "../metrics";
 import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
 import { scrubSecrets, withScrubbedErrors } from "../secrets";
@@ -76,6 +77,10 @@ function ctxFor(rt: Runtime, sandboxId: string, extensionId: string, credentials
 }
 
 /** A provider error as text safe to store: no credential value survives. */
+function countProviderError(extensionId: string, operation: string, err: unknown) {
+  metrics().providerErrors.inc({ extension: extensionId, operation, kind: isProviderError(err) ? err.kind : "other" });
+}
+
 function describe(err: unknown, credentials: Credentials): string {
   const msg = isProviderError(err) ? `${err.kind}: ${err.message}` : err instanceof Error ? err.message : String(err);
   return scrubSecrets(msg, Object.values(credentials)).slice(0, 500);
@@ -171,6 +176,7 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
     try {
       await withScrubbedErrors(credentials, () => adapter.waitReady(ctx, providerSandboxId!, rt.readyTimeoutMs));
     } catch (err) {
+      countProviderError(extensionId!, "waitReady", err);
       // Kill the slow sandbox before any retry creates another one (invariant 4).
       await discardProviderSandbox(rt, row, extensionId!, providerSandboxId!, credentials);
       await rt.db
@@ -320,6 +326,7 @@ async function tryCandidate(
     outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: first eligible entry of the route that created the sandbox" });
     return { extensionId, providerSandboxId: created.providerSandboxId, credentials };
   } catch (err) {
+    countProviderError(extensionId, "provision", err);
     const reason = describe(err, credentials);
     if (isProviderError(err) && err.kind === "timeout") {
       // The create may have landed on the provider after we gave up: look for it by tag.
@@ -410,6 +417,9 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
   const extensionId = row.extensionId!;
   const why = reason === "requested" || row.destroyRequestedAt ? "destroy requested" : reason === "ttl" ? "TTL reached" : "TTL passed (found by sweep)";
   if (row.state === "ready") {
+    if (reason !== "requested" && row.expiresAt && !row.destroyRequestedAt) {
+      metrics().ttlLateness.observe(Math.max(0, now.getTime() - row.expiresAt.getTime()) / 1000);
+    }
     await rt.db.transaction(async (tx) => {
       const moved = await tx
         .update(sandboxes)
@@ -428,6 +438,7 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
     credentials = await credentialsFor(rt, row.teamId, extensionId);
     result = await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, sandboxId, extensionId, credentials), row.providerSandboxId!));
   } catch (err) {
+    countProviderError(extensionId, "teardown", err);
     if (isProviderError(err) && err.kind === "not_found") {
       result = { outcome: "already_gone" as const, endedAt: null };
     } else {

@@ -3,6 +3,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Credentials, ProviderSandbox } from "../../adapters/contract";
 import { reconcilerFindings, sandboxes, teamCredentialBindings } from "../../db/schema";
 import { newId } from "../ids";
+import { metrics } from "../metrics";
 import type { Runtime } from "../runtime";
 import { scrubSecrets, withScrubbedErrors } from "../secrets";
 import { effectiveRefs, teamBindings } from "./credentials";
@@ -41,6 +42,7 @@ async function credentialSets(rt: Runtime, extensionId: string): Promise<Credent
 }
 
 async function recordFinding(rt: Runtime, f: Omit<typeof reconcilerFindings.$inferInsert, "id" | "at">) {
+  metrics().reconcilerFindings.inc({ extension: f.extensionId, kind: f.kind });
   await rt.db.insert(reconcilerFindings).values({ id: newId("fnd", rt.clock.now()), at: rt.clock.now(), ...f });
 }
 
