@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Extension } from "../server/catalog/load";
 import type { SandboxAdapter } from "./contract";
+import { createE2bAdapter, e2bSettingsFrom } from "./e2b/e2b-adapter";
 import { createStubAdapter, stubSettingsFrom } from "./saas-stub/stub-adapter";
 
 export type AdapterDeps = { redis: Redis; keyPrefix: string; env: NodeJS.ProcessEnv };
@@ -15,6 +16,7 @@ const factories: Record<string, Factory> = {
       keyPrefix: deps.keyPrefix,
       settings: stubSettingsFrom(ext.settings, deps.env),
     }),
+  e2b: (ext, deps) => createE2bAdapter({ extensionId: ext.id, ...e2bSettingsFrom(ext.settings, deps.env) }),
 };
 
 /** Builds the adapters the catalog's manifests name; those with no module are simply absent. */

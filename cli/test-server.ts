@@ -29,13 +29,14 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
   return headers;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `processEnv` is laid over the defaults, e.g. to point ext.e2b at the local E2B fake with a key. */
+export async function startTestServer(opts: { processEnv?: Record<string, string> } = {}): Promise<TestServer> {
   // Better Auth needs a secret; a fixed test value (≥ 32 characters) unless one is set.
   process.env.BETTER_AUTH_SECRET ??= "cli-integration-test-secret-0123456789abcdef";
   const db = await openTestDb();
   const rt = await createTestRuntime(db, {
     // Real providers must never be reached from tests, whatever the developer's shell holds.
-    processEnv: { ...process.env, E2B_API_KEY: "", MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "", SANDBOXER_STUB_FAIL_RATE: "0" },
+    processEnv: { ...process.env, E2B_API_KEY: "", MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "", SANDBOXER_STUB_FAIL_RATE: "0", ...opts.processEnv },
   });
   let workers: StartedWorkers | null = null;
   let server: http.Server | null = null;

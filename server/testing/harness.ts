@@ -81,7 +81,9 @@ export async function createTestRuntime(
   opts: { clock?: Clock; processEnv?: Record<string, string | undefined>; resolveSecrets?: SecretResolver; readyTimeoutMs?: number; configDir?: string } = {},
 ): Promise<TestRuntime> {
   const keyPrefix = `t-${randomBytes(5).toString("hex")}`;
-  const processEnv = { ...process.env, SANDBOXER_STUB_LATENCY_MS: "0", ...opts.processEnv };
+  // Real providers must never be reached from tests, whatever the developer's shell holds: a test
+  // that wants E2B passes a key and SANDBOXER_E2B_API_URL of the local fake in `processEnv`.
+  const processEnv = { ...process.env, SANDBOXER_STUB_LATENCY_MS: "0", E2B_API_KEY: "", SANDBOXER_E2B_API_URL: "", ...opts.processEnv };
   const env = loadEnv({ ...processEnv, REDIS_URL: redisUrl(), SANDBOXER_CONFIG_DIR: opts.configDir ?? "profiles" });
   const { lines, logger } = logCapture();
   const rt = await createRuntime({
