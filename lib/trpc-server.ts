@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { headers } from "next/headers";
+import { redirect } from "next/navigation";
 import { cache } from "react";
 import { createContext } from "@/server/trpc/context";
 import { createCaller } from "@/server/trpc/root";
@@ -15,3 +16,19 @@ export const getCaller = cache(async () =>
 
 export const isTRPCError = (err: unknown, code: TRPCError["code"]) =>
   err instanceof TRPCError && err.code === code;
+
+/**
+ * Runs a server-side read for a console page. A page renders alongside its layout, so when
+ * the session has ended the page's own read fails too: send the visitor to sign in, as the
+ * layout does, instead of rendering (and logging) an error.
+ */
+export async function serverRead<T>(
+  read: (caller: Awaited<ReturnType<typeof getCaller>>) => Promise<T>,
+): Promise<T> {
+  try {
+    return await read(await getCaller());
+  } catch (err) {
+    if (isTRPCError(err, "UNAUTHORIZED")) redirect("/sign-in");
+    throw err;
+  }
+}

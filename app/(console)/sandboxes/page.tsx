@@ -3,13 +3,13 @@ import { Suspense } from "react";
 import { NewSandboxButton } from "@/components/sandboxes/new-sandbox-button";
 import { SandboxesTable } from "@/components/sandboxes/sandboxes-table";
 import { LoadingRows, PageHeader } from "@/components/console/states";
-import { getCaller } from "@/lib/trpc-server";
+import { serverRead } from "@/lib/trpc-server";
 
 export const metadata: Metadata = { title: "Sandboxes" };
 
 export default async function SandboxesPage() {
   // The filter choices come from the registry: every profile and extension the team could use.
-  const registry = await (await getCaller()).registry.list();
+  const registry = await serverRead((c) => c.registry.list());
   return (
     <>
       <PageHeader

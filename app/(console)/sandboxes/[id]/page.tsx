@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { SandboxDetail } from "@/components/sandboxes/sandbox-detail";
-import { getCaller, isTRPCError } from "@/lib/trpc-server";
+import { isTRPCError, serverRead } from "@/lib/trpc-server";
 
 type Props = { params: Promise<{ id: string }> };
 
@@ -11,9 +11,8 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 
 export default async function SandboxPage({ params }: Props) {
   const { id } = await params;
-  const caller = await getCaller();
   // Another team's sandbox is NOT_FOUND from the API, so it gets the same 404 as a typo.
-  const sandbox = await caller.sandboxes.get({ id }).catch((err: unknown) => {
+  const sandbox = await serverRead((c) => c.sandboxes.get({ id })).catch((err: unknown) => {
     if (isTRPCError(err, "NOT_FOUND") || isTRPCError(err, "BAD_REQUEST")) notFound();
     throw err;
   });

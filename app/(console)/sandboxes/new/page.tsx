@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { CreateSandboxForm } from "@/components/sandboxes/create-sandbox-form";
 import { PageHeader } from "@/components/console/states";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
-import { getCaller } from "@/lib/trpc-server";
+import { serverRead } from "@/lib/trpc-server";
 
 export const metadata: Metadata = { title: "New sandbox" };
 
@@ -11,12 +11,10 @@ export default async function NewSandboxPage({
 }: {
   searchParams: Promise<{ profile?: string }>;
 }) {
-  const caller = await getCaller();
-  const [current, registry, { profile }] = await Promise.all([
-    caller.teams.current(),
-    caller.registry.list(),
-    searchParams,
-  ]);
+  const [current, registry] = await serverRead((c) =>
+    Promise.all([c.teams.current(), c.registry.list()]),
+  );
+  const { profile } = await searchParams;
   if (!current.can.manageSandboxes) {
     return (
       <>

@@ -1,11 +1,11 @@
 import type { Metadata } from "next";
 import { Registry } from "@/components/settings/registry";
-import { getCaller } from "@/lib/trpc-server";
+import { serverRead } from "@/lib/trpc-server";
 
 export const metadata: Metadata = { title: "Profiles & extensions" };
 
 /** Read-only and cheap to compute, so it is rendered on the server in one pass. */
 export default async function RegistryPage() {
-  const registry = await (await getCaller()).registry.list();
+  const registry = await serverRead((c) => c.registry.list());
   return <Registry registry={registry} />;
 }
