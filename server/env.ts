@@ -46,11 +46,17 @@ const envSchema = z.object({
   SANDBOXER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(250).default(5_000),
   SANDBOXER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   SANDBOXER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  /** A job whose worker stops renewing its lock (crash, SIGKILL) goes back to the queue this long after. */
+  SANDBOXER_WORKER_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** Shown as `processedBy` on the jobs this worker takes (default host:pid). */
+  SANDBOXER_WORKER_NAME: z.string().min(1).max(100).optional(),
+  /** A request (requested/provisioning) idle this long is enqueued again by the sweep; job ids dedupe. */
+  SANDBOXER_REQUEST_STALE_MS: z.coerce.number().int().min(1_000).default(30_000),
   SANDBOXER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** Secret-reference schemes teams may use for their own keys (env/file point at our machines). */
   SANDBOXER_BYOK_SCHEMES: z.string().default("openbao"),
   /** Consecutive pre-create failures after which an extension cools down, and for how long. */
-  SANDBOXER_COOLDOWN_FAILURES: z.coerce.number().int().min(1).default(3),
+  SANDBOXER_COOLDOWN_FAILURES: z.coerce.number().int().min(1).default(5),
   SANDBOXER_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
   BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   /** fin-hub billing export (docs/runbooks/fin-hub.md): off unless the URL is set. */

@@ -11,6 +11,20 @@ import { organizationAccess } from "./roles";
 /** Prefix of Sandboxer API keys, so leaked keys are recognisable by scanners. */
 export const API_KEY_PREFIX = "sbxk_";
 
+/**
+ * Origins allowed to post to the auth endpoints: the public URL, its localhost/127.0.0.1 twin
+ * (a newcomer opens either), and any listed in SANDBOXER_TRUSTED_ORIGINS (comma-separated).
+ */
+export function trustedOrigins(publicUrl: string, extra: string | undefined): string[] {
+  const origins = new Set<string>();
+  const url = new URL(publicUrl);
+  origins.add(url.origin);
+  const twin = url.hostname === "127.0.0.1" ? "localhost" : url.hostname === "localhost" ? "127.0.0.1" : null;
+  if (twin) origins.add(`${url.protocol}//${twin}${url.port ? `:${url.port}` : ""}`);
+  for (const o of (extra ?? "").split(",").map((x) => x.trim()).filter(Boolean)) origins.add(new URL(o).origin);
+  return [...origins];
+}
+
 function buildAuth(rt: Runtime) {
   let secret = rt.env.BETTER_AUTH_SECRET;
   if (!secret) {
@@ -21,6 +35,7 @@ function buildAuth(rt: Runtime) {
   return betterAuth({
     appName: "Sandboxer",
     baseURL: rt.env.SANDBOXER_URL,
+    trustedOrigins: trustedOrigins(rt.env.SANDBOXER_URL, process.env.SANDBOXER_TRUSTED_ORIGINS),
     secret,
     database: drizzleAdapter(rt.db, {
       provider: "pg",

@@ -8,6 +8,7 @@ import {
 } from "../../adapters/contract";
 import { sandboxes, usageRecords, type SandboxState } from "../../db/schema";
 import type { DbOrTx } from "../../db/client";
+import { jobIds } from "../../jobs/catalog";
 import { newId } from "../ids";
 import { metrics } from "../metrics";
 import { formatMicros } from "../money";
@@ -17,6 +18,7 @@ import { recordProviderFailure, recordProviderSuccess } from "./cooldown";
 import { resolveTeamCredentials } from "./credentials";
 import { appendLedger, settleCredits } from "./credits";
 import { recordEvent } from "./events";
+import { enqueueForFinHub } from "./fin-hub";
 import { decisionOf, planRoute, specOf, type RouteCandidate } from "./routing";
 
 type Row = typeof sandboxes.$inferSelect;
@@ -244,7 +246,15 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
   let lastError: unknown = null;
   let waitMs: number | null = null;
 
-  for (const candidate of plan.candidates.filter((c) => c.eligible)) {
+  const eligible = plan.candidates.filter((c) => c.eligible);
+  // Entries cooling down are passed over while another can serve; when all are cooling down the
+  // request waits for the earliest to recover instead of failing.
+  const ready = eligible.filter((c) => !c.coolingDown);
+  if (eligible.length > 0 && ready.length === 0) {
+    const until = Math.min(...eligible.map((c) => c.coolingDown!.until.getTime()));
+    throw new CapacityWait(Math.max(100, until - rt.clock.now().getTime()));
+  }
+  for (const candidate of ready) {
     const result = await tryCandidate(rt, row, candidate, spec, outcomes);
     if (result instanceof CapacityWait) {
       waitMs = waitMs === null ? result.delayMs : Math.min(waitMs, result.delayMs);
@@ -521,6 +531,8 @@ export async function settleSandbox(
       .onConflictDoNothing()
       .returning({ id: usageRecords.id });
     if (inserted.length === 0) return;
+    // The fin-hub outbox row, in the same transaction as the debit (server/services/fin-hub.ts).
+    await enqueueForFinHub(tx, { usageRecordId: inserted[0]!.id, sandboxId, teamId: row.teamId, at: now });
 
     await appendLedger(tx, { teamId: row.teamId, kind: "debit", amountMicros: cost, sandboxId, idempotencyKey: `debit:${sandboxId}` });
     await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: row.holdMicros, sandboxId, idempotencyKey: `release:${sandboxId}` });
@@ -555,7 +567,7 @@ export async function sweep(rt: Runtime, opts: { requestedStaleMs?: number; limi
   const now = rt.clock.now();
   const limit = opts.limit ?? 1000;
   const expired = await rt.db
-    .select({ id: sandboxes.id })
+    .select({ id: sandboxes.id, expiresAt: sandboxes.expiresAt })
     .from(sandboxes)
     .where(
       and(
@@ -571,8 +583,27 @@ export async function sweep(rt: Runtime, opts: { requestedStaleMs?: number; limi
     .from(sandboxes)
     .where(and(inArray(sandboxes.state, ["requested", "provisioning"]), sql`${sandboxes.updatedAt} <= ${staleBefore}`))
     .limit(limit);
-  for (const { id } of expired) await rt.queue.enqueueTeardown(id, "sweep");
+
+  const teardownIds: string[] = [];
+  for (const { id, expiresAt } of expired) {
+    // A teardown already queued (waiting, delayed for a retry, or running) will finish the job;
+    // a second one would only call the provider again.
+    if (await hasPendingTeardown(rt, id, expiresAt)) continue;
+    await rt.queue.enqueueTeardown(id, "sweep");
+    teardownIds.push(id);
+  }
   for (const { id } of stale) await rt.queue.enqueueProvision(id);
-  return { teardownIds: expired.map((r) => r.id), provisionIds: stale.map((r) => r.id) };
+  return { teardownIds, provisionIds: stale.map((r) => r.id) };
+}
+
+async function hasPendingTeardown(rt: Runtime, sandboxId: string, expiresAt: Date | null): Promise<boolean> {
+  const ids = [jobIds.destroy(sandboxId), `sweep-${sandboxId}`, ...(expiresAt ? [jobIds.ttl(sandboxId, expiresAt)] : [])];
+  for (const jobId of ids) {
+    const job = await rt.queue.queue.getJob(jobId);
+    if (!job) continue;
+    const state = await job.getState();
+    if (state === "waiting" || state === "delayed" || state === "active" || state === "prioritized") return true;
+  }
+  return false;
 }
 

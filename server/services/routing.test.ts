@@ -38,7 +38,9 @@ settings: { required_credential: api_key }
   "fallback.yaml": profile("profile.fallback", 2, 512, ["ext.alpha", "ext.beta", "ext.saas-stub"]),
   "cpu-heavy.yaml": profile("profile.cpu-heavy", 8, 256, ["ext.alpha", "ext.beta"], "cheapest"),
   "mem-heavy.yaml": profile("profile.mem-heavy", 1, 16384, ["ext.alpha", "ext.beta"], "cheapest"),
+  "extensions/delta.yaml": stubExt("ext.delta", "0.00001", "0.00001", "limits: { max_ttl_seconds: 3600, max_concurrent: 100, creates_per_second: 1000 }\n"),
   "limited.yaml": profile("profile.limited", 1, 256, ["ext.gamma"]),
+  "solo.yaml": profile("profile.solo", 1, 256, ["ext.delta"]),
 });
 
 let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
@@ -197,5 +199,26 @@ describe("BYOK through OpenBao", () => {
     } finally {
       await bao.close().catch(() => undefined);
     }
+  });
+});
+
+describe("cool-downs never fail a request outright", () => {
+  it("waits for the only provider to recover instead of refusing or failing", async () => {
+    const rt = await runtime({ SANDBOXER_COOLDOWN_FAILURES: "1", SANDBOXER_COOLDOWN_MS: "800" });
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const gamma = stubControl(rt.redis, rt.keyPrefix, "ext.delta");
+    await gamma.inject("provision", { kind: "unavailable", status: 503, message: "blip" });
+    const failedOnce = await createSandbox(rt, { teamId, userId: null }, { profile: "solo", ttlSeconds: 60 });
+    await expect(provisionSandbox(rt, failedOnce.id, first)).rejects.toMatchObject({ name: "RetryLaterError" });
+
+    // Cooling down now: admission still works, and provisioning waits rather than failing.
+    const waiting = await createSandbox(rt, { teamId, userId: null }, { profile: "solo", ttlSeconds: 60 });
+    const preview = await previewCreate(rt, teamId, "solo", 60);
+    expect(preview.candidates[0]?.reason).toMatch(/^chosen|^cooling down/);
+    await expect(provisionSandbox(rt, waiting.id, first)).rejects.toMatchObject({ name: "CapacityWait" });
+    expect((await rowOf(rt, waiting.id)).state).toBe("requested");
+    await new Promise((r) => setTimeout(r, 900));
+    await provisionSandbox(rt, waiting.id, first);
+    expect((await rowOf(rt, waiting.id)).state).toBe("ready");
   });
 });

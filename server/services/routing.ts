@@ -3,7 +3,7 @@ import type { RoutingDecision, StoredResources } from "../../db/schema";
 import type { Extension } from "../catalog/load";
 import type { Profile } from "../catalog/schema";
 import type { Runtime } from "../runtime";
-import { getCooldown } from "./cooldown";
+import { getCooldown, type Cooldown } from "./cooldown";
 import { effectiveRefs, teamBindings, type CredentialSource } from "./credentials";
 
 export type RouteCandidate = {
@@ -15,6 +15,8 @@ export type RouteCandidate = {
   /** Only present when planning with `resolve: true` inside a job; never stored or returned. */
   credentials?: Credentials;
   credentialSource: CredentialSource;
+  /** Eligible, but failing lately: passed over while another entry can serve, waited for otherwise. */
+  coolingDown: Cooldown | null;
 };
 
 export type RoutePlan = { strategy: Profile["strategy"]; candidates: RouteCandidate[] };
@@ -56,7 +58,7 @@ export async function planRoute(
     const extension = rt.catalog.extensions.get(extId);
     if (!extension) continue; // the catalog loader rejects unknown ids; kept for type narrowing
     const adapter = rt.adapters.get(extId) ?? null;
-    const base = { extension, adapter, estimateMicros: null, credentialSource: "none" as const };
+    const base = { extension, adapter, estimateMicros: null, credentialSource: "none" as const, coolingDown: null };
     if (!adapter) {
       candidates.push({ ...base, eligible: false, reason: "adapter not available" });
       continue;
@@ -77,16 +79,13 @@ export async function planRoute(
       continue;
     }
     const cooldown = await getCooldown(rt, extId);
-    if (cooldown) {
-      candidates.push({ ...base, eligible: false, reason: `cooling down until ${cooldown.until.toISOString()} (${cooldown.reason})` });
-      continue;
-    }
     const estimateMicros = adapter.estimateCost(spec, extension.rates(spec.gpuType), ttlSeconds);
     candidates.push({
       extension,
       adapter,
       eligible: true,
-      reason: "eligible",
+      coolingDown: cooldown,
+      reason: cooldown ? coolingReason(cooldown) : "eligible",
       estimateMicros,
       credentials: opts.keepCredentials ? resolved.values : undefined,
       credentialSource: source,
@@ -100,6 +99,13 @@ export async function planRoute(
     });
   }
   return { strategy: profile.strategy, candidates };
+}
+
+export const coolingReason = (c: Cooldown) => `cooling down until ${c.until.toISOString()} (${c.reason})`;
+
+/** The entry routing would take now: the first eligible one not cooling down, else the first eligible. */
+export function firstChoice(plan: RoutePlan): RouteCandidate | null {
+  return plan.candidates.find((c) => c.eligible && !c.coolingDown) ?? plan.candidates.find((c) => c.eligible) ?? null;
 }
 
 /** The hold covers the dearest provider routing might fall back to, so a debit never exceeds it. */
@@ -120,8 +126,8 @@ export function decisionOf(
       const o = outcomes.get(c.extension.id);
       return {
         extensionId: c.extension.id,
-        outcome: o?.outcome ?? (c.eligible ? "skipped" : "skipped"),
-        reason: o?.reason ?? (c.eligible ? "not needed: an earlier route entry was chosen" : c.reason),
+        outcome: o?.outcome ?? "skipped",
+        reason: o?.reason ?? (c.eligible && !c.coolingDown ? "not needed: an earlier route entry was chosen" : c.reason),
         estimateMicros: c.estimateMicros?.toString() ?? null,
       };
     }),

@@ -7,7 +7,7 @@ import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
 import { appendLedger, placeHold } from "./credits";
 import { recordEvent } from "./events";
-import { holdFor, planRoute, specOf, storedResourcesOf } from "./routing";
+import { firstChoice, holdFor, planRoute, specOf, storedResourcesOf } from "./routing";
 import { toEventView, toSandboxView } from "./sandbox-view";
 
 export type Actor = { teamId: string; userId: string | null };
@@ -41,7 +41,7 @@ export async function previewCreate(rt: Runtime, teamId: string, profileName: st
   const profile = resolveProfile(rt, profileName);
   const ttl = validateTtl(profile, ttlSeconds);
   const plan = await planRoute(rt, profile, ttl, { teamId });
-  const chosen = plan.candidates.find((c) => c.eligible) ?? null;
+  const chosen = firstChoice(plan);
   return {
     profileId: profile.id,
     ttlSeconds: ttl,
