@@ -42,7 +42,9 @@ export async function usageSummary(
     });
   const end = new Date(to.getTime() + DAY_MS);
 
-  const day = sql<string>`to_char(${usageRecords.endedAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+  // Grouped as a date (cheap per row); to_char runs once per group, not once per record.
+  const dayDate = sql`((${usageRecords.endedAt} at time zone 'UTC')::date)`;
+  const day = sql<string>`to_char(${dayDate}, 'YYYY-MM-DD')`;
   const rows = await rt.db
     .select({
       day,
@@ -60,7 +62,7 @@ export async function usageSummary(
         lt(usageRecords.endedAt, end),
       ),
     )
-    .groupBy(day, usageRecords.extensionId, usageRecords.profileId);
+    .groupBy(dayDate, usageRecords.extensionId, usageRecords.profileId);
 
   const byDay = new Map<string, Bucket>();
   for (let i = 0; i < days; i++)

@@ -1,0 +1,232 @@
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { usageRecords } from "../../../db/schema";
+import { createTestRuntime, openTestDb, type TestRuntime } from "../../testing/harness";
+import { createApiKey, createTeam, createUser, setMembership } from "../../services/teams";
+import { createContext } from "../context";
+import { createCaller } from "../root";
+
+/** The console's procedures: teams and members, API keys, registry, usage reports. */
+let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
+let rt: TestRuntime;
+const keys: Record<string, string> = {};
+let teamA = "";
+let teamB = "";
+const SECRET = "e2b-secret-value-never-shown";
+
+beforeAll(async () => {
+  dbHandle = await openTestDb();
+  rt = await createTestRuntime(dbHandle, { processEnv: { E2B_API_KEY: SECRET } });
+  const owner = await createUser(rt, {
+    email: "owner@a.test",
+    password: "password-owner",
+    name: "Owner A",
+  });
+  teamA = await createTeam(rt, { ownerId: owner, name: "Team A", creditsMicros: 10_000_000n });
+  keys.owner = (await createApiKey(rt, { userId: owner, teamId: teamA, name: "owner" })).key;
+  for (const role of ["admin", "member", "finance"] as const) {
+    const id = await createUser(rt, {
+      email: `${role}@a.test`,
+      password: `password-${role}`,
+      name: role,
+    });
+    await setMembership(rt, { teamId: teamA, userId: id, role });
+    keys[role] = (await createApiKey(rt, { userId: id, teamId: teamA, name: role })).key;
+  }
+  await createUser(rt, { email: "newcomer@a.test", password: "password-new", name: "Newcomer" });
+  const other = await createUser(rt, { email: "b@b.test", password: "password-b", name: "B" });
+  teamB = await createTeam(rt, { ownerId: other, name: "Team B" });
+  keys.other = (await createApiKey(rt, { userId: other, teamId: teamB, name: "b" })).key;
+});
+afterAll(async () => {
+  await rt.cleanup();
+  await dbHandle.drop();
+});
+
+async function as(who: string) {
+  const headers = new Headers({ authorization: `Bearer ${keys[who] ?? who}` });
+  return createCaller(await createContext({ headers, rt }));
+}
+async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TRPCError);
+  return err as TRPCError;
+}
+const fieldOf = (e: TRPCError) =>
+  (e.cause as { details?: { field?: string } } | undefined)?.details?.field;
+
+describe("teams", () => {
+  it("says who is calling and what their role may do", async () => {
+    const finance = await (await as("finance")).teams.current();
+    expect(finance.team?.name).toBe("Team A");
+    expect(finance.can).toEqual({ manageSandboxes: false, admin: false });
+    expect((await (await as("member")).teams.current()).can).toEqual({
+      manageSandboxes: true,
+      admin: false,
+    });
+    expect((await (await as("admin")).teams.current()).can).toEqual({
+      manageSandboxes: true,
+      admin: true,
+    });
+  });
+
+  it("lets admins add, re-role and remove members, within the owner rules", async () => {
+    const admin = await as("admin");
+    const missing = await errorOf(
+      admin.teams.members.add({ email: "nobody@a.test", role: "member" }),
+    );
+    expect([missing.code, fieldOf(missing)]).toEqual(["NOT_FOUND", "email"]);
+    expect(
+      (await errorOf(admin.teams.members.add({ email: "newcomer@a.test", role: "owner" }))).code,
+    ).toBe("FORBIDDEN");
+    await admin.teams.members.add({ email: "newcomer@a.test", role: "finance" });
+    expect(
+      (await errorOf(admin.teams.members.add({ email: "newcomer@a.test", role: "member" }))).code,
+    ).toBe("CONFLICT");
+
+    const members = await admin.teams.members.list();
+    const newcomer = members.find((m) => m.email === "newcomer@a.test")!;
+    expect(newcomer.role).toBe("finance");
+    await admin.teams.members.setRole({ memberId: newcomer.id, role: "member" });
+    const owner = members.find((m) => m.role === "owner")!;
+    expect(
+      (await errorOf(admin.teams.members.setRole({ memberId: owner.id, role: "member" }))).code,
+    ).toBe("FORBIDDEN");
+    // The last owner cannot step down, even by their own hand.
+    const lastOwner = await errorOf(
+      (await as("owner")).teams.members.setRole({ memberId: owner.id, role: "admin" }),
+    );
+    expect(lastOwner.code).toBe("CONFLICT");
+    await admin.teams.members.remove({ memberId: newcomer.id });
+    expect((await admin.teams.members.list()).some((m) => m.email === "newcomer@a.test")).toBe(
+      false,
+    );
+
+    expect(
+      (
+        await errorOf(
+          (await as("member")).teams.members.add({ email: "newcomer@a.test", role: "member" }),
+        )
+      ).code,
+    ).toBe("FORBIDDEN");
+    // Another team's member ids are not found from here.
+    const bMember = (await (await as("other")).teams.members.list())[0]!;
+    expect((await errorOf(admin.teams.members.remove({ memberId: bMember.id }))).code).toBe(
+      "NOT_FOUND",
+    );
+  });
+});
+
+describe("API keys", () => {
+  it("returns the key once, lists only its start, and scopes listing and revoking", async () => {
+    const member = await as("member");
+    const created = await member.apiKeys.create({ name: "ci" });
+    expect(created.key).toMatch(/^sbxk_/);
+    const mine = await member.apiKeys.list();
+    expect(mine.map((k) => k.name).sort()).toEqual(["ci", "member"]);
+    expect(JSON.stringify(mine)).not.toContain(created.key);
+
+    const adminView = await (await as("admin")).apiKeys.list();
+    expect(adminView.map((k) => k.name)).toEqual(
+      expect.arrayContaining(["owner", "admin", "member", "finance", "ci"]),
+    );
+    expect(adminView.some((k) => k.name === "b")).toBe(false);
+
+    const financeKey = adminView.find((k) => k.name === "finance")!;
+    expect((await errorOf(member.apiKeys.revoke({ id: financeKey.id }))).code).toBe("NOT_FOUND");
+    expect((await errorOf((await as("other")).apiKeys.revoke({ id: created.id }))).code).toBe(
+      "NOT_FOUND",
+    );
+
+    expect((await (await as(created.key)).teams.current()).role).toBe("member");
+    await (await as("admin")).apiKeys.revoke({ id: created.id });
+    expect((await errorOf((await as(created.key)).teams.current())).code).toBe("UNAUTHORIZED");
+  });
+});
+
+describe("registry", () => {
+  it("says whether credentials resolve without ever returning their values", async () => {
+    const registry = await (await as("finance")).registry.list();
+    expect(JSON.stringify(registry)).not.toContain(SECRET);
+    const e2b = registry.extensions.find((x) => x.id === "ext.e2b")!;
+    expect(e2b.credentials).toEqual({ resolves: true, reason: null });
+    const modal = registry.extensions.find((x) => x.id === "ext.modal")!;
+    expect(modal.credentials.resolves).toBe(false);
+    expect(registry.profiles.map((p) => p.id)).toContain("profile.burst-sandbox");
+  });
+});
+
+describe("usage summary", () => {
+  const record = (
+    teamId: string,
+    n: number,
+    endedAt: string,
+    extensionId: string,
+    costMicros: bigint,
+    durationMs: number,
+  ) => ({
+    id: `use_${teamId}_${n}`,
+    sandboxId: `sbx_${teamId}_${n}`,
+    teamId,
+    extensionId,
+    profileId: "profile.burst-sandbox",
+    startedAt: new Date(new Date(endedAt).getTime() - durationMs),
+    endedAt: new Date(endedAt),
+    durationMs,
+    resources: { vcpu: 2, memoryMiB: 512, gpu: 0, gpuType: null },
+    rateCardVersion: "v1",
+    currency: "USD",
+    costMicros,
+    credentialSource: "none",
+    endReason: "ttl",
+    idempotencyKey: `usage:${teamId}:${n}`,
+  });
+
+  it("sums exactly by UTC day, extension and profile, for the caller's team only", async () => {
+    await rt.db
+      .insert(usageRecords)
+      .values([
+        record(teamA, 1, "2026-11-01T00:00:00.000Z", "ext.saas-stub", 1n, 1_000),
+        record(teamA, 2, "2026-11-01T23:59:59.999Z", "ext.e2b", 9_007_199_254_740_993n, 3_600_000),
+        record(teamA, 3, "2026-11-03T12:00:00.000Z", "ext.saas-stub", 250n, 7_200_000),
+        record(teamA, 4, "2026-11-04T00:00:00.000Z", "ext.saas-stub", 999n, 1_000),
+        record(teamB, 5, "2026-11-02T10:00:00.000Z", "ext.saas-stub", 777n, 1_000),
+      ]);
+    const s = await (
+      await as("finance")
+    ).reports.usageSummary({ from: "2026-11-01", to: "2026-11-03" });
+    expect(s.totals).toEqual({ costMicros: "9007199254741244", durationMs: 10_801_000, count: 3 });
+    expect(s.byDay).toEqual([
+      { day: "2026-11-01", costMicros: "9007199254740994", durationMs: 3_601_000, count: 2 },
+      { day: "2026-11-02", costMicros: "0", durationMs: 0, count: 0 },
+      { day: "2026-11-03", costMicros: "250", durationMs: 7_200_000, count: 1 },
+    ]);
+    expect(s.byExtension.map((e) => [e.extensionId, e.costMicros])).toEqual([
+      ["ext.e2b", "9007199254740993"],
+      ["ext.saas-stub", "251"],
+    ]);
+    expect(s.byProfile).toEqual([
+      {
+        profileId: "profile.burst-sandbox",
+        costMicros: "9007199254741244",
+        durationMs: 10_801_000,
+        count: 3,
+      },
+    ]);
+  });
+
+  it("names the field at fault for a bad range", async () => {
+    const finance = await as("finance");
+    const backwards = await errorOf(
+      finance.reports.usageSummary({ from: "2026-11-05", to: "2026-11-01" }),
+    );
+    expect([backwards.code, fieldOf(backwards)]).toEqual(["BAD_REQUEST", "to"]);
+    const tooLong = await errorOf(
+      finance.reports.usageSummary({ from: "2024-01-01", to: "2026-11-01" }),
+    );
+    expect([tooLong.code, fieldOf(tooLong)]).toEqual(["BAD_REQUEST", "from"]);
+  });
+});
