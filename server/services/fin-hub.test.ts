@@ -1,0 +1,245 @@
+import { eq, inArray, isNull } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { billingOutbox, finHubBatches, organization } from "../../db/schema";
+import type { FinHubConfig } from "../fin-hub/config";
+import { sha256Hex } from "../fin-hub/payload";
+import { startFinHubReceiver, type FinHubReceiver } from "../testing/fin-hub-receiver";
+import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../testing/harness";
+import { claimBatch, finHubReconciliation, listFinHubBatches, requeueFinHubBatch, runFinHubExport } from "./fin-hub";
+import { provisionSandbox, settleSandbox, teardownSandbox } from "./lifecycle";
+import { createSandbox, destroySandbox } from "./sandboxes";
+
+const SECRET = "test-fin-hub-secret-0123456789abcdef";
+let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
+let rt: TestRuntime;
+let clock: TestClock;
+let receiver: FinHubReceiver;
+
+beforeAll(async () => {
+  dbHandle = await openTestDb();
+  clock = new TestClock(new Date());
+  rt = await createTestRuntime(dbHandle, { clock });
+  receiver = await startFinHubReceiver({ secret: SECRET });
+});
+afterAll(async () => {
+  await receiver?.close();
+  await rt.cleanup();
+  await dbHandle.drop();
+});
+
+const cfg = (over: Partial<FinHubConfig> = {}): FinHubConfig => ({
+  url: receiver.url,
+  secrets: [SECRET],
+  intervalMs: 1_000,
+  batchSize: 7,
+  attempts: 6,
+  timeoutMs: 400,
+  concurrency: 1,
+  backoffBaseMs: 1_000,
+  maxBackoffMs: 60_000,
+  ...over,
+});
+
+/** A sandbox metered for `ms` through the real services: its usage record and debit are settled. */
+async function metered(teamId: string, ms: number) {
+  const created = await createSandbox(rt, { teamId, userId: null }, { profile: "burst-sandbox", ttlSeconds: 3600 });
+  await provisionSandbox(rt, created.id, { attempt: 1, isLastAttempt: false });
+  clock.advance(ms);
+  await destroySandbox(rt, { teamId, userId: null }, created.id);
+  await teardownSandbox(rt, created.id, "requested");
+  return created.id;
+}
+
+async function team(name: string) {
+  const id = await seedTeam(rt, 100_000_000n);
+  await rt.db.update(organization).set({ name }).where(eq(organization.id, id));
+  return id;
+}
+
+/** Runs passes, moving the clock past every backoff, until the outbox is drained (or gives up). */
+async function drain(c: FinHubConfig, maxPasses = 40) {
+  for (let i = 0; i < maxPasses; i++) {
+    await runFinHubExport(rt, { cfg: c, budgetMs: 5_000 });
+    const rec = await finHubReconciliation(rt, null);
+    if (rec.unbatched.records === 0 && rec.inFlight.records === 0) return rec;
+    clock.advance(10 * 60_000);
+  }
+  throw new Error("outbox did not drain");
+}
+
+describe("outbox", () => {
+  it("gets exactly one row per metered sandbox, in the settle transaction", async () => {
+    const teamId = await team("Outbox team");
+    const id = await metered(teamId, 5_000);
+    // A second settle (a duplicate job) changes nothing.
+    await settleSandbox(rt, id, { outcome: "terminated", providerEndedAt: null, reason: "again" });
+    const rows = await rt.db.select().from(billingOutbox).where(eq(billingOutbox.sandboxId, id));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.batchId).toBeNull();
+    expect(rows[0]!.exportedAt).toBeNull();
+  });
+});
+
+describe("delivery", () => {
+  it("delivers every record exactly once through 500s, a 429, a timeout and a dropped connection after storing", async () => {
+    const teams = await Promise.all(["Zürich Ωmega ☃ 東京", 'Quote "q" \\ back\\slash\nnew line\t', "0012345", "=SUM(A1)+1"].map(team));
+    for (const [i, t] of teams.entries()) for (let n = 0; n < 6; n++) await metered(t, 1_000 + i * 7_919 + n * 1_013);
+
+    receiver.addFaults(
+      { kind: "status", status: 500 },
+      { kind: "retry-after", seconds: 2 },
+      { kind: "hang", store: true },
+      { kind: "store-then-drop" },
+      { kind: "status", status: 502 },
+      { kind: "store-then-drop" },
+    );
+    // Six faults in a row all land on the first batch (one lane): it must survive them.
+    const rec = await drain(cfg({ attempts: 8 }));
+
+    // fin-hub's total = ledger debits = usage records = exported, to the micro-dollar.
+    expect(rec.ledgerDebitMicros).toBe(rec.usage.micros);
+    expect(rec.exported.micros).toBe(rec.usage.micros);
+    expect(rec.exported.records).toBe(rec.usage.records);
+    expect(receiver.totalMicros.toString()).toBe(rec.usage.micros);
+    expect(receiver.records).toBe(rec.usage.records);
+    expect(BigInt(rec.usage.micros)).toBeGreaterThan(0n);
+
+    // Each record under one batch id; batches that were stored before the failure came back under
+    // the same id with the same bytes (duplicates), never as a new batch.
+    expect(receiver.stats.recordConflicts).toBe(0);
+    expect(receiver.stats.conflicts).toBe(0);
+    expect(receiver.stats.duplicates).toBeGreaterThanOrEqual(3);
+    expect(receiver.stats.rejectedSignatures).toBe(0);
+    const batches = await rt.db.select().from(finHubBatches).orderBy(finHubBatches.seq);
+    expect(batches.map((b) => b.seq)).toEqual(batches.map((_, i) => i + 1));
+    for (const b of batches) {
+      expect(b.status).toBe("sent");
+      expect(receiver.batches.get(b.id)?.sha256).toBe(b.bodySha256);
+      expect(sha256Hex(b.body)).toBe(b.bodySha256);
+    }
+    expect(await rt.db.select().from(billingOutbox).where(isNull(billingOutbox.exportedAt))).toHaveLength(0);
+
+    // Team names travel intact, whatever their characters.
+    const names = new Set([...receiver.batches.values()].flatMap((b) => b.body.records.map((r) => r.team.name)));
+    for (const t of teams) {
+      const [row] = await rt.db.select({ name: organization.name }).from(organization).where(eq(organization.id, t));
+      expect(names.has(row!.name)).toBe(true);
+    }
+  });
+
+  it("waits at least Retry-After before the next attempt", async () => {
+    const teamId = await team("Retry-After team");
+    await metered(teamId, 2_000);
+    receiver.addFaults({ kind: "retry-after", seconds: 90 });
+    const before = clock.now().getTime();
+    await runFinHubExport(rt, { cfg: cfg({ backoffBaseMs: 10 }), budgetMs: 5_000 });
+    const [b] = await rt.db.select().from(finHubBatches).where(eq(finHubBatches.status, "pending"));
+    expect(b!.lastStatus).toBe(429);
+    expect(b!.nextAttemptAt.getTime() - before).toBeGreaterThanOrEqual(90_000);
+    // Not due yet: a pass sends nothing and cuts no new batch.
+    await runFinHubExport(rt, { cfg: cfg({ backoffBaseMs: 10 }), budgetMs: 5_000 });
+    expect((await rt.db.select().from(finHubBatches).where(eq(finHubBatches.id, b!.id)))[0]!.attempts).toBe(1);
+    clock.advance(90_000);
+    await drain(cfg());
+    expect((await rt.db.select().from(finHubBatches).where(eq(finHubBatches.id, b!.id)))[0]!.status).toBe("sent");
+  });
+
+  it("never puts a record in two batches when several exporters claim at once; seq stays gapless", async () => {
+    const teamId = await team("Concurrent team");
+    for (let n = 0; n < 15; n++) await metered(teamId, 1_500 + n);
+    const c = cfg({ batchSize: 2, concurrency: 3 });
+    await Promise.all([runFinHubExport(rt, { cfg: c, budgetMs: 10_000 }), runFinHubExport(rt, { cfg: c, budgetMs: 10_000 }), claimBatch(rt, c)]);
+    await drain(c);
+    const perRecord = await rt.db
+      .select({ id: billingOutbox.usageRecordId, batch: billingOutbox.batchId })
+      .from(billingOutbox)
+      .where(eq(billingOutbox.teamId, teamId));
+    expect(perRecord).toHaveLength(15);
+    for (const r of perRecord) expect(receiver.recordBatch.get(r.id)).toBe(r.batch);
+    const seqs = (await rt.db.select({ seq: finHubBatches.seq }).from(finHubBatches).orderBy(finHubBatches.seq)).map((s) => s.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(receiver.stats.recordConflicts).toBe(0);
+  });
+});
+
+describe("dead letter", () => {
+  it("dead-letters after the attempts run out, shows the last error, and a console retry delivers it once", async () => {
+    const teamId = await team("Dead letter team");
+    const other = await team("Someone else");
+    await metered(teamId, 3_000);
+    await metered(teamId, 4_000);
+    const c = cfg({ attempts: 3, backoffBaseMs: 10 });
+    receiver.setAlways({ kind: "status", status: 503, body: "fin-hub is down for maintenance" });
+    let late: string;
+    try {
+      await runFinHubExport(rt, { cfg: c, budgetMs: 5_000 });
+      // While a batch is failing no new batch is cut: a record settled now waits in the outbox.
+      late = await metered(teamId, 5_000);
+      for (let i = 0; i < 5; i++) {
+        clock.advance(60_000);
+        const [row] = await rt.db.select().from(billingOutbox).where(eq(billingOutbox.sandboxId, late));
+        expect(row!.batchId).toBeNull();
+        await runFinHubExport(rt, { cfg: c, budgetMs: 5_000 });
+        if ((await listFinHubBatches(rt, teamId, { status: "dead" })).items.length) break;
+      }
+    } finally {
+      receiver.setAlways(null);
+    }
+    const dead = await listFinHubBatches(rt, teamId, { status: "dead" });
+    expect(dead.items).toHaveLength(1);
+    const batch = dead.items[0]!;
+    expect(batch.attempts).toBe(3);
+    expect(batch.lastStatus).toBe(503);
+    expect(batch.lastError).toMatch(/HTTP 503.*fin-hub is down for maintenance.*attempt 3 of 3/);
+    expect(batch.teamRecords).toBe(2);
+    expect(receiver.batches.has(batch.id)).toBe(false);
+    const rec = await finHubReconciliation(rt, teamId);
+    expect(rec.dead.micros).toBe(batch.teamCostMicros);
+    expect(rec.exported.records).toBe(0);
+
+    // Another team cannot see or touch it.
+    expect((await listFinHubBatches(rt, other, { status: "dead" })).items).toHaveLength(0);
+    await expect(requeueFinHubBatch(rt, { teamId: other, userId: null }, batch.id, "retry")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    // Only a dead batch can be retried; only a sent one re-sent.
+    await expect(requeueFinHubBatch(rt, { teamId, userId: "u1" }, batch.id, "resend")).rejects.toMatchObject({ code: "CONFLICT" });
+
+    const [stored] = await rt.db.select().from(finHubBatches).where(eq(finHubBatches.id, batch.id));
+    await requeueFinHubBatch(rt, { teamId, userId: "u1" }, batch.id, "retry");
+    await drain(c);
+    const [after] = await rt.db.select().from(finHubBatches).where(eq(finHubBatches.id, batch.id));
+    expect(after!.status).toBe("sent");
+    expect(after!.seq).toBe(stored!.seq);
+    expect(after!.body).toBe(stored!.body);
+    expect(after!.requeuedBy).toBe("u1");
+    expect(receiver.batches.get(batch.id)?.deliveries).toBe(1);
+    expect(receiver.batches.get(batch.id)?.sha256).toBe(stored!.bodySha256);
+    const done = await finHubReconciliation(rt, teamId);
+    expect(done.exported.micros).toBe(done.ledgerDebitMicros);
+
+    // A re-send (fin-hub says it lost it) sends the same id and bytes; fin-hub's total is unchanged.
+    const totalBefore = receiver.totalMicros;
+    await requeueFinHubBatch(rt, { teamId, userId: "u1" }, batch.id, "resend");
+    await drain(c);
+    expect(receiver.batches.get(batch.id)?.deliveries).toBe(2);
+    expect(receiver.totalMicros).toBe(totalBefore);
+    expect(receiver.stats.conflicts).toBe(0);
+  });
+
+  it("dead-letters at once on a 4xx no retry can fix (a wrong secret)", async () => {
+    const teamId = await team("Wrong secret team");
+    await metered(teamId, 1_000);
+    const c = cfg({ secrets: ["not-the-secret-fin-hub-knows-0123456789"] });
+    await runFinHubExport(rt, { cfg: c, budgetMs: 5_000 });
+    const dead = await listFinHubBatches(rt, teamId, { status: "dead" });
+    expect(dead.items).toHaveLength(1);
+    expect(dead.items[0]!.attempts).toBe(1);
+    expect(dead.items[0]!.lastError).toMatch(/HTTP 401.*signature_mismatch/);
+    // Fixed: retried with the right secret, it goes through.
+    await requeueFinHubBatch(rt, { teamId, userId: null }, dead.items[0]!.id, "retry");
+    await drain(cfg());
+    const ids = (await rt.db.select({ b: billingOutbox.batchId }).from(billingOutbox).where(eq(billingOutbox.teamId, teamId))).map((r) => r.b!);
+    const rows = await rt.db.select().from(finHubBatches).where(inArray(finHubBatches.id, ids));
+    expect(rows.every((r) => r.status === "sent")).toBe(true);
+    expect(await rt.db.select().from(billingOutbox).where(isNull(billingOutbox.exportedAt))).toHaveLength(0);
+  });
+});

@@ -1,0 +1,392 @@
+/**
+ * fin-hub export: the outbox → batch → signed POST pipeline (docs/runbooks/fin-hub.md).
+ *
+ *   settle tx   usage record + debit + outbox row (enqueueForFinHub), one transaction
+ *   claim tx    under an advisory lock: take up to batch-size unbatched outbox rows, give them a
+ *               new batch (gapless seq), serialize the body ONCE and store it with its hash
+ *   send        POST the stored bytes, signed, with Idempotency-Key = batch id; a lease keeps
+ *               two senders off the same batch
+ *   2xx         batch `sent` and its outbox rows `exported_at` in one transaction
+ *   failure     retry later (exponential, ≥ Retry-After); after the configured attempts, or on a
+ *               4xx that no retry can fix, the batch is `dead` until a person requeues it
+ *
+ * A retry or re-send never re-reads the usage records: it sends the stored body under the same
+ * batch id, so a receiver that stored a batch and lost the reply sees that id again.
+ */
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import type { DbOrTx } from "../../db/client";
+import { billingOutbox, creditLedger, finHubBatches, organization, usageRecords, type FinHubBatchStatus } from "../../db/schema";
+import { AppError } from "../errors";
+import { finHubBackoffMs, finHubConfig, parseRetryAfter, type FinHubConfig } from "../fin-hub/config";
+import { serializeBatch, type FinHubSourceRow } from "../fin-hub/payload";
+import { FIN_HUB_HEADERS, signatureHeaders } from "../fin-hub/verify";
+import { newId } from "../ids";
+import type { Runtime } from "../runtime";
+
+/**
+ * Puts a usage record in the outbox. Called inside the settle transaction right after the usage
+ * record insert; keyed by the record (and unique per sandbox), so a second settle adds nothing.
+ */
+export async function enqueueForFinHub(tx: DbOrTx, rec: { usageRecordId: string; sandboxId: string; teamId: string; at: Date }): Promise<void> {
+  await tx.insert(billingOutbox).values({ usageRecordId: rec.usageRecordId, sandboxId: rec.sandboxId, teamId: rec.teamId, createdAt: rec.at }).onConflictDoNothing();
+}
+
+type Batch = typeof finHubBatches.$inferSelect;
+type Leased = Pick<Batch, "id" | "seq" | "body" | "attempts" | "recordCount">;
+const CLAIM_LOCK = "sandboxer:fin-hub:claim";
+/** A lease outlives the request timeout by this much, so a live sender never loses its batch. */
+const LEASE_GRACE_MS = 30_000;
+
+/**
+ * Claims up to `batchSize` unexported records into a new batch, already leased to the caller.
+ * The advisory lock serializes claims across every worker (so seq is gapless and a record can
+ * never land in two batches); the primary key on the outbox row is the second guard.
+ */
+export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased | null> {
+  return rt.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`);
+    const rows: FinHubSourceRow[] = await tx
+      .select({
+        id: usageRecords.id,
+        sandboxId: usageRecords.sandboxId,
+        teamId: usageRecords.teamId,
+        teamName: organization.name,
+        extensionId: usageRecords.extensionId,
+        profileId: usageRecords.profileId,
+        providerSandboxId: usageRecords.providerSandboxId,
+        startedAt: usageRecords.startedAt,
+        endedAt: usageRecords.endedAt,
+        durationMs: usageRecords.durationMs,
+        resources: usageRecords.resources,
+        rateCardVersion: usageRecords.rateCardVersion,
+        currency: usageRecords.currency,
+        costMicros: usageRecords.costMicros,
+        credentialSource: usageRecords.credentialSource,
+        endReason: usageRecords.endReason,
+      })
+      .from(billingOutbox)
+      .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
+      .innerJoin(organization, eq(organization.id, usageRecords.teamId))
+      .where(isNull(billingOutbox.batchId))
+      .orderBy(asc(billingOutbox.usageRecordId))
+      .limit(cfg.batchSize)
+      .for("update", { of: billingOutbox, skipLocked: true });
+    if (rows.length === 0) return null;
+    const now = rt.clock.now();
+    const [last] = await tx.select({ seq: sql<string>`coalesce(max(${finHubBatches.seq}), 0)` }).from(finHubBatches);
+    const seq = Number(last?.seq ?? 0) + 1;
+    const id = newId("fhb", now);
+    const body = serializeBatch({ id, seq, createdAt: now }, rows);
+    await tx.insert(finHubBatches).values({
+      id,
+      seq,
+      status: "pending",
+      recordCount: rows.length,
+      totalMicros: body.totalMicros,
+      body: body.text,
+      bodySha256: body.sha256,
+      attempts: 1,
+      nextAttemptAt: now,
+      leasedUntil: new Date(now.getTime() + cfg.timeoutMs + LEASE_GRACE_MS),
+      createdAt: now,
+      updatedAt: now,
+    });
+    const claimed = await tx
+      .update(billingOutbox)
+      .set({ batchId: id })
+      .where(and(inArray(billingOutbox.usageRecordId, rows.map((r) => r.id)), isNull(billingOutbox.batchId)))
+      .returning({ id: billingOutbox.usageRecordId });
+    if (claimed.length !== rows.length) throw new Error(`claimed ${claimed.length} of ${rows.length} outbox rows for ${id}; rolling back`);
+    return { id, seq, body: body.text, attempts: 1, recordCount: rows.length };
+  });
+}
+
+/** Leases the oldest pending batch that is due (first sends of crashed senders included). */
+export async function leaseDueBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased | null> {
+  const now = rt.clock.now();
+  const leaseUntil = new Date(now.getTime() + cfg.timeoutMs + LEASE_GRACE_MS);
+  const due = rt.db
+    .select({ id: finHubBatches.id })
+    .from(finHubBatches)
+    .where(
+      and(
+        eq(finHubBatches.status, "pending"),
+        sql`${finHubBatches.nextAttemptAt} <= ${now}`,
+        or(isNull(finHubBatches.leasedUntil), lt(finHubBatches.leasedUntil, now)),
+      ),
+    )
+    .orderBy(asc(finHubBatches.seq))
+    .limit(1)
+    .for("update", { skipLocked: true });
+  const [row] = await rt.db
+    .update(finHubBatches)
+    .set({ leasedUntil: leaseUntil, attempts: sql`${finHubBatches.attempts} + 1`, updatedAt: now })
+    .where(inArray(finHubBatches.id, due))
+    .returning({ id: finHubBatches.id, seq: finHubBatches.seq, body: finHubBatches.body, attempts: finHubBatches.attempts, recordCount: finHubBatches.recordCount });
+  return row ?? null;
+}
+
+export type SendOutcome =
+  | { ok: true; status: number }
+  | { ok: false; status: number | null; error: string; retryAfterMs?: number; permanent: boolean };
+
+/** One signed POST of the stored bytes. Never throws: every failure is an outcome. */
+export async function sendBatch(rt: Runtime, cfg: FinHubConfig, batch: Leased): Promise<SendOutcome> {
+  const body = Buffer.from(batch.body, "utf8");
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    [FIN_HUB_HEADERS.idempotencyKey]: batch.id,
+    [FIN_HUB_HEADERS.batchId]: batch.id,
+    [FIN_HUB_HEADERS.batchSeq]: String(batch.seq),
+    [FIN_HUB_HEADERS.attempt]: String(batch.attempts),
+    "user-agent": "sandboxer-fin-hub/1",
+    // The signature timestamp is of this send; the body bytes are the same on every send.
+    ...signatureHeaders(cfg.secrets, body, new Date()),
+  };
+  let res: Response;
+  try {
+    res = await fetch(cfg.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(cfg.timeoutMs) });
+  } catch (err) {
+    return { ok: false, status: null, error: networkError(err, cfg.timeoutMs), permanent: false };
+  }
+  let text = "";
+  try {
+    text = await res.text();
+  } catch {
+    // The status is what counts; a body cut short does not change it.
+  }
+  if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+  const detail = text.replace(/\s+/g, " ").trim().slice(0, 300);
+  const error = `HTTP ${res.status}${detail ? `: ${detail}` : ""}`;
+  if (res.status >= 300 && res.status < 400) {
+    return { ok: false, status: res.status, error: `${error} (a redirect: set SANDBOXER_FIN_HUB_URL to the final URL)`, permanent: true };
+  }
+  const retryable = res.status >= 500 || [408, 425, 429].includes(res.status);
+  return { ok: false, status: res.status, error, retryAfterMs: parseRetryAfter(res.headers.get("retry-after")), permanent: !retryable };
+}
+
+function networkError(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") return `no answer within ${timeoutMs} ms`;
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  return `${e?.message ?? String(err)}${cause ? ` (${cause})` : ""}`.slice(0, 300);
+}
+
+/** Records the outcome of a send: sent (and its records exported), retry later, or dead. */
+export async function recordOutcome(rt: Runtime, cfg: FinHubConfig, batch: Leased, outcome: SendOutcome): Promise<FinHubBatchStatus> {
+  const now = rt.clock.now();
+  if (outcome.ok) {
+    await rt.db.transaction(async (tx) => {
+      await tx
+        .update(finHubBatches)
+        .set({ status: "sent", sentAt: now, leasedUntil: null, lastStatus: outcome.status, lastError: null, updatedAt: now })
+        .where(eq(finHubBatches.id, batch.id));
+      await tx.update(billingOutbox).set({ exportedAt: now }).where(and(eq(billingOutbox.batchId, batch.id), isNull(billingOutbox.exportedAt)));
+    });
+    return "sent";
+  }
+  const dead = outcome.permanent || batch.attempts >= cfg.attempts;
+  const next = new Date(now.getTime() + finHubBackoffMs(cfg, batch.attempts, outcome.retryAfterMs));
+  const error = `${outcome.error} (attempt ${batch.attempts} of ${cfg.attempts})`;
+  await rt.db
+    .update(finHubBatches)
+    .set(
+      dead
+        ? { status: "dead", deadAt: now, leasedUntil: null, lastStatus: outcome.status, lastError: error, updatedAt: now }
+        : { nextAttemptAt: next, leasedUntil: null, lastStatus: outcome.status, lastError: error, updatedAt: now },
+    )
+    .where(and(eq(finHubBatches.id, batch.id), eq(finHubBatches.status, "pending")));
+  const log = rt.logger.child({ batchId: batch.id, seq: batch.seq, attempt: batch.attempts });
+  if (dead) log.error({ error }, "fin-hub batch dead-lettered; requeue it from the console once fin-hub is fixed");
+  else log.warn({ error, retryAt: next.toISOString() }, "fin-hub batch not delivered; will retry");
+  return dead ? "dead" : "pending";
+}
+
+/** True while some batch is failing: no new batches are cut until it gets through or dies. */
+async function deliveryIsFailing(rt: Runtime): Promise<boolean> {
+  const [row] = await rt.db
+    .select({ id: finHubBatches.id })
+    .from(finHubBatches)
+    .where(and(eq(finHubBatches.status, "pending"), isNotNull(finHubBatches.lastError)))
+    .limit(1);
+  return Boolean(row);
+}
+
+export type ExportRunResult = { batchesSent: number; recordsSent: number; failures: number; deadLettered: number };
+
+/**
+ * The `billing.export` job: delivers due batches and cuts new ones until nothing is left or the
+ * time budget is spent, with `concurrency` batches in flight. Safe to run in several workers at
+ * once (claims are serialized, sends are leased).
+ */
+export async function runFinHubExport(rt: Runtime, opts: { cfg?: FinHubConfig; budgetMs?: number } = {}): Promise<ExportRunResult> {
+  const result: ExportRunResult = { batchesSent: 0, recordsSent: 0, failures: 0, deadLettered: 0 };
+  const cfg = opts.cfg ?? finHubConfig(rt.env);
+  if (!cfg) return result;
+  const deadline = Date.now() + (opts.budgetMs ?? Math.max(30_000, cfg.intervalMs * 3));
+  let failedThisRun = false;
+  const lane = async () => {
+    while (Date.now() < deadline) {
+      let batch = await leaseDueBatch(rt, cfg);
+      if (!batch) {
+        if (failedThisRun || (await deliveryIsFailing(rt))) return;
+        batch = await claimBatch(rt, cfg);
+      }
+      if (!batch) return;
+      const outcome = await sendBatch(rt, cfg, batch);
+      const status = await recordOutcome(rt, cfg, batch, outcome);
+      if (status === "sent") {
+        result.batchesSent++;
+        result.recordsSent += batch.recordCount;
+      } else {
+        result.failures++;
+        failedThisRun = true;
+        if (status === "dead") result.deadLettered++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: cfg.concurrency }, lane));
+  if (result.batchesSent || result.failures) rt.logger.info(result, "fin-hub export pass");
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The console and the runbook: batches as a team sees them, requeueing, reconciliation.
+
+export type BatchView = {
+  id: string;
+  seq: number;
+  status: FinHubBatchStatus;
+  /** This team's records in the batch and their cost (other teams' are not shown). */
+  teamRecords: number;
+  teamCostMicros: string;
+  attempts: number;
+  lastError: string | null;
+  lastStatus: number | null;
+  nextAttemptAt: string | null;
+  createdAt: string;
+  sentAt: string | null;
+  deadAt: string | null;
+  requeuedAt: string | null;
+  requeueCount: number;
+};
+
+export async function listFinHubBatches(rt: Runtime, teamId: string, opts: { status?: FinHubBatchStatus; cursor?: number; limit?: number } = {}) {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
+  const conditions: SQL[] = [eq(billingOutbox.teamId, teamId)];
+  if (opts.status) conditions.push(eq(finHubBatches.status, opts.status));
+  if (opts.cursor !== undefined) conditions.push(lt(finHubBatches.seq, opts.cursor));
+  const rows = await rt.db
+    .select({
+      id: finHubBatches.id,
+      seq: finHubBatches.seq,
+      status: finHubBatches.status,
+      attempts: finHubBatches.attempts,
+      lastError: finHubBatches.lastError,
+      lastStatus: finHubBatches.lastStatus,
+      nextAttemptAt: finHubBatches.nextAttemptAt,
+      createdAt: finHubBatches.createdAt,
+      sentAt: finHubBatches.sentAt,
+      deadAt: finHubBatches.deadAt,
+      requeuedAt: finHubBatches.requeuedAt,
+      requeueCount: finHubBatches.requeueCount,
+      teamRecords: sql<number>`count(*)::int`,
+      teamCostMicros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text`,
+    })
+    .from(finHubBatches)
+    .innerJoin(billingOutbox, eq(billingOutbox.batchId, finHubBatches.id))
+    .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
+    .where(and(...conditions))
+    .groupBy(finHubBatches.id)
+    .orderBy(desc(finHubBatches.seq))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  const items: BatchView[] = page.map((b) => ({
+    id: b.id,
+    seq: Number(b.seq),
+    status: b.status,
+    teamRecords: Number(b.teamRecords),
+    teamCostMicros: String(b.teamCostMicros),
+    attempts: b.attempts,
+    lastError: b.lastError,
+    lastStatus: b.lastStatus,
+    nextAttemptAt: b.status === "pending" ? iso(b.nextAttemptAt) : null,
+    createdAt: b.createdAt.toISOString(),
+    sentAt: iso(b.sentAt),
+    deadAt: iso(b.deadAt),
+    requeuedAt: iso(b.requeuedAt),
+    requeueCount: b.requeueCount,
+  }));
+  return { items, nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null };
+}
+
+/**
+ * Puts a batch back in the queue: a dead one (`retry`) or a delivered one (`resend`, for when
+ * fin-hub lost it). Same id, same seq, same stored bytes; attempts start again. Only a batch
+ * holding some of the caller's team's records can be touched by that team.
+ */
+export async function requeueFinHubBatch(rt: Runtime, actor: { teamId: string; userId: string | null }, batchId: string, mode: "retry" | "resend") {
+  const from: FinHubBatchStatus = mode === "retry" ? "dead" : "sent";
+  const now = rt.clock.now();
+  return rt.db.transaction(async (tx) => {
+    const [mine] = await tx
+      .select({ id: billingOutbox.usageRecordId })
+      .from(billingOutbox)
+      .where(and(eq(billingOutbox.batchId, batchId), eq(billingOutbox.teamId, actor.teamId)))
+      .limit(1);
+    if (!mine) throw new AppError("NOT_FOUND", `no fin-hub batch ${batchId} with your team's records`);
+    const [row] = await tx
+      .update(finHubBatches)
+      .set({ status: "pending", attempts: 0, nextAttemptAt: now, leasedUntil: null, deadAt: null, requeuedAt: now, requeuedBy: actor.userId, requeueCount: sql`${finHubBatches.requeueCount} + 1`, updatedAt: now })
+      .where(and(eq(finHubBatches.id, batchId), eq(finHubBatches.status, from)))
+      .returning({ id: finHubBatches.id, seq: finHubBatches.seq });
+    if (!row) {
+      const [cur] = await tx.select({ status: finHubBatches.status }).from(finHubBatches).where(eq(finHubBatches.id, batchId));
+      throw new AppError("CONFLICT", `batch ${batchId} is ${cur?.status ?? "gone"}; only a ${from} batch can be ${mode === "retry" ? "retried" : "re-sent"}`);
+    }
+    rt.logger.info({ batchId, seq: row.seq, mode, by: actor.userId }, "fin-hub batch requeued");
+    return { id: row.id, seq: Number(row.seq), status: "pending" as const };
+  });
+}
+
+/**
+ * Money in each stage for a team (or the whole installation when teamId is null): ledger debits,
+ * usage records, exported (2xx from fin-hub), in flight, dead, not yet batched. When the export
+ * is caught up, exported = usage = debits to the micro-dollar.
+ */
+export async function finHubReconciliation(rt: Runtime, teamId: string | null) {
+  const team = (col: Parameters<typeof eq>[0]) => (teamId ? [eq(col, teamId)] : []);
+  const [debits] = await rt.db
+    .select({ micros: sql<string>`coalesce(sum(${creditLedger.amountMicros}), 0)::text` })
+    .from(creditLedger)
+    .where(and(eq(creditLedger.kind, "debit"), ...team(creditLedger.teamId)));
+  const stages = await rt.db
+    .select({
+      stage: sql<string>`case when ${billingOutbox.batchId} is null then 'unbatched' when ${billingOutbox.exportedAt} is not null then 'exported' else ${finHubBatches.status} end`,
+      records: sql<number>`count(*)::int`,
+      micros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text`,
+    })
+    .from(billingOutbox)
+    .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
+    .leftJoin(finHubBatches, eq(finHubBatches.id, billingOutbox.batchId))
+    .where(and(...team(billingOutbox.teamId)))
+    .groupBy(sql`1`);
+  const [usage] = await rt.db
+    .select({ records: sql<number>`count(*)::int`, micros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text` })
+    .from(usageRecords)
+    .where(and(...team(usageRecords.teamId)));
+  const stage = (name: string) => {
+    const s = stages.find((x) => x.stage === name);
+    return { records: Number(s?.records ?? 0), micros: String(s?.micros ?? "0") };
+  };
+  return {
+    enabled: finHubConfig(rt.env) !== null,
+    ledgerDebitMicros: String(debits?.micros ?? "0"),
+    usage: { records: Number(usage?.records ?? 0), micros: String(usage?.micros ?? "0") },
+    exported: stage("exported"),
+    inFlight: stage("pending"),
+    dead: stage("dead"),
+    unbatched: stage("unbatched"),
+  };
+}
