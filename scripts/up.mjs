@@ -15,6 +15,7 @@ import {
   DATA_DIR,
   ROOT,
   die,
+  findFreePort,
   isPortFree,
   liveChildren,
   localBin,
@@ -31,7 +32,9 @@ import {
 const USAGE = `Usage: npm run up -- [--dev] [--fakes] [--port N] [--host ADDR]
 
   --dev        run \`next dev\` (hot reload) instead of building and \`next start\`
-  --fakes      set SANDBOXER_FAKES=1 for the app (use fake cloud providers)
+  --fakes      start local fakes of the cloud providers (E2B) and point the
+               app at them, with fake keys; also sets SANDBOXER_FAKES=1.
+               Never on by default.
   --port N     web port (default: $PORT, else 3000)
   --host ADDR  address the web server listens on (default 127.0.0.1;
                use 0.0.0.0 to reach it from other machines)
@@ -41,6 +44,21 @@ DATABASE_URL (else embedded PGlite in .data/), BETTER_AUTH_SECRET
 (else kept in .data/auth-secret), PORT.`;
 
 const HEALTH_DEADLINE_MS = 120_000;
+
+// Local fakes of cloud providers that `--fakes` starts, each a child process on a free loopback
+// port. `env` is what the web and worker processes get so the provider's extension talks to the
+// fake (with a key the fake accepts) instead of the real API. Add a provider here.
+const FAKES = [
+  {
+    name: "e2b-fake",
+    what: "E2B API fake (ext.e2b)",
+    args: (port) => ["adapters/e2b/fake/main.ts", "--port", String(port)],
+    healthPath: "/_fake/health",
+    env: (url) => ({ SANDBOXER_E2B_API_URL: url, E2B_API_KEY: `e2b_${"0".repeat(40)}` }),
+  },
+];
+const FAKE_DEADLINE_MS = 30_000;
+
 // Sources whose change makes the production build in .next/ stale.
 // (Missing ones are simply skipped.)
 const BUILD_INPUT_DIRS = [
@@ -80,6 +98,7 @@ async function main() {
   if (opts.fakes)
     say("fakes are ON: SANDBOXER_FAKES=1 is set for every process (cloud providers are simulated)");
   env.REDIS_URL = await startRedis();
+  const fakes = opts.fakes ? await startFakes(env) : [];
   if (!env.BETTER_AUTH_SECRET) env.BETTER_AUTH_SECRET = loadOrCreateAuthSecret();
 
   await runStep("migrate", localBin("tsx"), ["db/migrate-main.ts"], { env });
@@ -98,7 +117,7 @@ async function main() {
   await assertPortFree(opts.port); // the build can take minutes; check again
   startApp(opts, env);
   await waitForHealthy(opts.port);
-  printBanner(opts, env);
+  printBanner(opts, env, fakes);
 }
 
 // ---------------------------------------------------------------------------
@@ -212,6 +231,37 @@ function loadOrCreateAuthSecret() {
   return secret;
 }
 
+/** Starts every fake, waits until each answers, and points `env` at them. */
+async function startFakes(env) {
+  const started = [];
+  for (const fake of FAKES) {
+    const port = await findFreePort();
+    const url = `http://127.0.0.1:${port}`;
+    say(`starting ${fake.what} on ${url}`);
+    const child = startChild(fake.name, localBin("tsx"), fake.args(port), {
+      env,
+      prefix: fake.name,
+    });
+    watch(child);
+    const deadline = Date.now() + FAKE_DEADLINE_MS;
+    for (;;) {
+      try {
+        const res = await fetch(url + fake.healthPath, { signal: AbortSignal.timeout(2_000) });
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (stopping) await stopping;
+      if (Date.now() > deadline)
+        throw new Error(`${fake.name} did not answer on ${url} within ${FAKE_DEADLINE_MS / 1000}s`);
+      await sleep(200);
+    }
+    Object.assign(env, fake.env(url));
+    started.push({ ...fake, url });
+  }
+  return started;
+}
+
 // ---------------------------------------------------------------------------
 // Build
 
@@ -294,7 +344,7 @@ async function waitForHealthy(port) {
   await stopping; // shutting down: never resolve into the banner
 }
 
-function printBanner(opts, env) {
+function printBanner(opts, env, fakes) {
   const url = env.SANDBOXER_URL;
   const credsFile = path.join(DATA_DIR, "demo-credentials.txt");
   const creds = fs.existsSync(credsFile)
@@ -308,11 +358,15 @@ function printBanner(opts, env) {
     `Database: ${env.DATABASE_URL ? "Postgres (DATABASE_URL)" : `embedded PGlite in ${path.relative(ROOT, DATA_DIR)}/`}`,
     `Worker:   ${env.DATABASE_URL ? "separate process [worker]" : "inside the web process"}`,
     ...(opts.fakes ? ["Fakes:    ON — SANDBOXER_FAKES=1, cloud providers are simulated"] : []),
+    ...fakes.map((f) => `          ${f.what} at ${f.url} (control: ${f.url}/_fake/…)`),
     ...(opts.dev ? ["Mode:     next dev (hot reload)"] : []),
     "",
     "Use the CLI from another terminal:",
     `  export SANDBOXER_URL=${url} SANDBOXER_API_KEY=<token>`,
     "  npx sandboxer create --profile burst-sandbox --ttl 30s",
+    ...(fakes.some((f) => f.name === "e2b-fake")
+      ? ["  npx sandboxer create --profile e2b-burst --ttl 2m --wait   (on the E2B fake)"]
+      : []),
     "  npx sandboxer ls",
     "  npx sandboxer balance",
     "",

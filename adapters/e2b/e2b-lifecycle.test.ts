@@ -9,6 +9,7 @@ import { costMicros, parseRatePico } from "../../server/money";
 import { getBalance } from "../../server/services/credits";
 import { extendSandbox } from "../../server/services/extend";
 import { provisionSandbox, teardownSandbox, type AttemptInfo } from "../../server/services/lifecycle";
+import { reconcileExtension } from "../../server/services/reconcile";
 import { createSandbox, destroySandbox, getSandbox } from "../../server/services/sandboxes";
 import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../../server/testing/harness";
 import { SANDBOX_ID_KEY } from "./e2b-adapter";
@@ -280,5 +281,61 @@ describe("profile.e2b-burst: each fault ends in the right state and ledger", () 
     expect(extended.ttlSeconds).toBe(540);
     expect(new Date(extended.expiresAt!).getTime()).toBe(ready.startedAt!.getTime() + 540_000);
     expect(onProvider(id)[0]!.endAt).toBe(ready.startedAt!.getTime() + 600_000);
+  });
+});
+
+describe("E2B and the reconciler", () => {
+  it("a sandbox E2B ends before its TTL is settled lost, billed only to when it was last seen running", async () => {
+    const { id, teamId } = await request("e2b-burst", 600);
+    await provision(rt, id, attempt(1));
+    const ready = await row(id);
+    clock.advance(20_000);
+    await reconcileExtension(rt, "ext.e2b"); // sees it running
+    expect((await row(id)).lastSeenAt!.getTime()).toBe(ready.startedAt!.getTime() + 20_000);
+    clock.advance(5_000);
+    fake.endEarly(ready.providerSandboxId!); // e.g. the team killed it with E2B's SDK
+    clock.advance(30_000);
+    await reconcileExtension(rt, "ext.e2b");
+    const lost = await row(id);
+    expect(lost.state).toBe("lost");
+    expect(lost.costMicros).toBe(e2bCost(20_000)); // not the 600 s it was held for
+    const usage = await usageOf(id);
+    expect(usage.map((u) => u.durationMs)).toEqual([20_000]);
+    expect((await getBalance(rt.db, teamId)).balanceMicros).toBe(10_000_000n - e2bCost(20_000));
+    expect((await getBalance(rt.db, teamId)).heldMicros).toBe(0n);
+  });
+
+  it("kills E2B sandboxes carrying our tag that no live row owns, reading every page", async () => {
+    fake.configure({ pageSize: 2 });
+    const adapter = rt.adapters.get("ext.e2b")!;
+    const ctx = { logger: rt.logger, clock: rt.clock, credentials: { api_key: KEY } };
+    const spec = { template: "base", vcpuMilli: 2000, memoryMiB: 512, gpuCount: 0, gpuType: null };
+    const orphans = [];
+    for (let i = 0; i < 5; i++) {
+      orphans.push((await adapter.provision(ctx, { sandboxId: `sbx_orphan${i}x${Date.now()}`, teamId: "t", spec, timeoutSeconds: 120 })).providerSandboxId);
+    }
+    const { id } = await request("e2b-burst", 600);
+    await provision(rt, id, attempt(1));
+    const report = await reconcileExtension(rt, "ext.e2b");
+    expect(report).toMatchObject({ aborted: null, listed: 6, orphansKilled: 5 });
+    const gone = fake.sandboxes().filter((s) => orphans.includes(s.sandboxID));
+    expect(gone.map((s) => s.endReason)).toEqual(["killed", "killed", "killed", "killed", "killed"]);
+    expect((await row(id)).state).toBe("ready");
+    expect(onProvider(id)[0]!.endedAt).toBeNull();
+  });
+
+  it("a listing that fails on a later page proves nothing: no kill, nothing marked lost", async () => {
+    fake.configure({ pageSize: 1 });
+    const { id } = await request("e2b-burst", 600);
+    await provision(rt, id, attempt(1));
+    const other = await request("e2b-burst", 600);
+    await provision(rt, other.id, attempt(1));
+    clock.advance(60_000);
+    fake.inject({ op: "list", status: 503, skip: 1 });
+    const report = await reconcileExtension(rt, "ext.e2b");
+    expect(report.aborted).toMatch(/listing failed: .*HTTP 503/);
+    expect((await row(id)).state).toBe("ready");
+    expect((await row(other.id)).state).toBe("ready");
+    expect(fake.sandboxes().every((s) => s.endedAt === null)).toBe(true);
   });
 });

@@ -14,7 +14,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 export type FakeOp = "create" | "get" | "kill" | "set_timeout" | "list";
 
@@ -59,6 +59,7 @@ export type FakeSandbox = {
   sandboxID: string;
   templateID: string;
   clientID: string;
+  /** Which API key owns it, as a fingerprint (`key_` + 12 hex of its SHA-256), never the key. */
   owner: string;
   metadata: Record<string, string>;
   startedAt: number;
@@ -189,7 +190,7 @@ export async function startE2bFake(opts: { port?: number; host?: string; now?: (
     const key = req.headers["x-api-key"];
     const value = Array.isArray(key) ? key[0] : key;
     const ok = value && (config.apiKeys ? config.apiKeys.includes(value) : /^e2b_[0-9a-f]+$/.test(value));
-    return ok ? value : errorReply(401, "Invalid API key, it must start with 'e2b_'");
+    return ok ? `key_${createHash("sha256").update(value).digest("hex").slice(0, 12)}` : errorReply(401, "Invalid API key, it must start with 'e2b_'");
   }
 
   function detail(s: FakeSandbox) {
