@@ -310,7 +310,7 @@ describe("E2B and the reconciler", () => {
     const adapter = rt.adapters.get("ext.e2b")!;
     const ctx = { logger: rt.logger, clock: rt.clock, credentials: { api_key: KEY } };
     const spec = { template: "base", vcpuMilli: 2000, memoryMiB: 512, gpuCount: 0, gpuType: null };
-    const orphans = [];
+    const orphans: string[] = [];
     for (let i = 0; i < 5; i++) {
       orphans.push((await adapter.provision(ctx, { sandboxId: `sbx_orphan${i}x${Date.now()}`, teamId: "t", spec, timeoutSeconds: 120 })).providerSandboxId);
     }
