@@ -2,10 +2,15 @@
  * ext.e2b through the whole lifecycle: real DB (harness), real Redis, the real E2B SDK, against
  * the local E2B fake. Each fault ends in the right sandbox state with the right ledger effect.
  */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { creditLedger, sandboxes, usageRecords } from "../../db/schema";
 import { costMicros, parseRatePico } from "../../server/money";
+import { bindCredential } from "../../server/services/credentials";
 import { getBalance } from "../../server/services/credits";
 import { extendSandbox } from "../../server/services/extend";
 import { provisionSandbox, teardownSandbox, type AttemptInfo } from "../../server/services/lifecycle";
@@ -35,7 +40,7 @@ beforeAll(async () => {
     SANDBOXER_COOLDOWN_FAILURES: "1000",
   };
   rt = await createTestRuntime(db, { clock, processEnv: e2bEnv });
-  noKey = await createTestRuntime(db, { clock, processEnv: { ...e2bEnv, E2B_API_KEY: "" } });
+  noKey = await createTestRuntime(db, { clock, processEnv: { ...e2bEnv, E2B_API_KEY: "", SANDBOXER_BYOK_SCHEMES: "openbao,file" } });
 });
 afterAll(async () => {
   await rt?.cleanup();
@@ -106,6 +111,25 @@ describe("routing to E2B", () => {
     });
     expect((await getBalance(noKey.db, teamId)).heldMicros).toBe(0n);
     expect(fake.requests()).toHaveLength(0);
+  });
+
+  it("a team's own key (BYOK) puts profile.burst-sandbox on E2B without a platform key, and that key is used", async () => {
+    const teamKey = "e2b_7ea770000000000000000000000000000000";
+    const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "e2b-byok-")), "key");
+    fs.writeFileSync(keyFile, `${teamKey}\n`, { mode: 0o600 });
+    const teamId = await seedTeam(noKey, 10_000_000n);
+    const check = await bindCredential(noKey, { teamId, userId: "user_e2b_test" }, { extensionId: "ext.e2b", field: "api_key", secretRef: `file:${keyFile}` });
+    expect(check).toMatchObject({ resolves: true, source: "team" });
+    const created = await createSandbox(noKey, { teamId, userId: null }, { profile: "burst-sandbox", ttlSeconds: 300 });
+    await provision(noKey, created.id, attempt(1));
+    const ready = (await noKey.db.select().from(sandboxes).where(eq(sandboxes.id, created.id)))[0]!;
+    expect(ready).toMatchObject({ state: "ready", extensionId: "ext.e2b", credentialSource: "team" });
+    const fingerprint = (k: string) => `key_${createHash("sha256").update(k).digest("hex").slice(0, 12)}`;
+    expect(onProvider(created.id).map((x) => x.owner)).toEqual([fingerprint(teamKey)]);
+    await destroySandbox(noKey, { teamId, userId: null }, created.id);
+    await teardownSandbox(noKey, created.id, "requested");
+    expect(onProvider(created.id).map((x) => x.endReason)).toEqual(["killed"]);
+    fs.rmSync(path.dirname(keyFile), { recursive: true, force: true });
   });
 
   it("a key E2B rejects (401) moves profile.burst-sandbox on to the next route entry", async () => {
