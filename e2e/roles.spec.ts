@@ -79,7 +79,8 @@ test("a user of another team opening a sandbox URL of the first team gets the 40
   const page = await pageAs(browser, users.ownerB);
   await expect(page.locator(`tr[data-sandbox-id="${id}"]`)).toHaveCount(0);
 
-  await page.goto(`/sandboxes/${id}`);
+  const response = await page.goto(`/sandboxes/${id}`);
+  expect(response?.status()).toBe(404);
   await expect(page.getByTestId("not-found")).toBeVisible();
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   await expect(page.getByText(id)).toHaveCount(0);

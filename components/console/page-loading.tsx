@@ -1,6 +1,7 @@
 import { Skeleton } from "@/components/ui/skeleton";
 
-export default function Loading() {
+/** The skeleton shown while a page's server-side reads run (used by loading.tsx files). */
+export function PageLoading() {
   return (
     <div role="status" aria-label="Loading page" className="grid gap-4">
       <Skeleton className="h-8 w-48" />
