@@ -31,6 +31,18 @@ export const jobCatalog = {
     attempts: 1,
     backoffMs: 0,
   },
+  /** One fin-hub delivery pass; scheduled only when SANDBOXER_FIN_HUB_URL is set. Batches keep their own retry state. */
+  "billing.export": {
+    payload: z.object({}),
+    attempts: 1,
+    backoffMs: 0,
+  },
+  /** Writes one finance export file; a failure is recorded on the export, not retried. */
+  "export.usage": {
+    payload: z.object({ exportId: z.string().regex(/^exp_[a-z0-9]+$/) }),
+    attempts: 1,
+    backoffMs: 0,
+  },
 } as const;
 
 export type JobName = keyof typeof jobCatalog;
@@ -42,6 +54,7 @@ export const jobIds = {
   provision: (sandboxId: string) => `provision-${sandboxId}`,
   ttl: (sandboxId: string, expiresAt: Date) => `ttl-${sandboxId}-${expiresAt.getTime()}`,
   destroy: (sandboxId: string) => `destroy-${sandboxId}`,
+  usageExport: (exportId: string) => `export-${exportId}`,
 };
 
 /** Longest backoff between teardown retries, so a sandbox never runs long unwatched. */

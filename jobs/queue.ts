@@ -45,6 +45,11 @@ export class LifecycleQueue {
     return this.add("sandbox.teardown", { sandboxId, reason }, { jobId });
   }
 
+  /** Writes a finance export file in the worker (server/services/exports.ts). */
+  enqueueUsageExport(exportId: string) {
+    return this.add("export.usage", { exportId }, { jobId: jobIds.usageExport(exportId) });
+  }
+
   close() {
     return this.queue.close();
   }

@@ -9,6 +9,9 @@ import {
   teardownSandbox,
 } from "../server/services/lifecycle";
 import { reconcileExtension } from "../server/services/reconcile";
+import { finHubConfig } from "../server/fin-hub/config";
+import { writeUsageExport } from "../server/services/exports";
+import { runFinHubExport } from "../server/services/fin-hub";
 import { jobCatalog, LIFECYCLE_QUEUE, MAX_BACKOFF_MS, type JobName } from "./catalog";
 import { bullPrefix, createQueueConnection } from "./queue";
 
@@ -49,6 +52,10 @@ async function runJob(rt: Runtime, job: Job, token: string | undefined): Promise
         return await sweep(rt);
       case "reconcile.extension":
         return await reconcileExtension(rt, job.data.extensionId);
+      case "billing.export":
+        return await runFinHubExport(rt);
+      case "export.usage":
+        return await writeUsageExport(rt, job.data.exportId);
     }
   } catch (err) {
     if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
@@ -125,6 +132,15 @@ export async function startWorkers(
       },
     );
   }
+  // fin-hub export: scheduled only when configured; removed when it is turned off.
+  const finHub = finHubConfig(rt.env);
+  if (finHub) {
+    await rt.queue.queue.upsertJobScheduler(
+      "billing.export",
+      { every: finHub.intervalMs },
+      { name: "billing.export", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+    );
+  } else await rt.queue.queue.removeJobScheduler("billing.export");
   await worker.waitUntilReady();
   rt.logger.info({ concurrency: worker.opts.concurrency }, "worker started");
   return {

@@ -7,6 +7,8 @@ export type TeamRole = (typeof teamRoles)[number];
 
 export const canManageSandboxes = (role: TeamRole) => role !== "finance";
 export const canAdminTeam = (role: TeamRole) => role === "owner" || role === "admin";
+/** Finance exports and billing deliveries: owner, admin and finance; not member. */
+export const canExportUsage = (role: TeamRole) => role !== "member";
 
 const ac = createAccessControl({ ...defaultStatements });
 

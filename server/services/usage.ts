@@ -4,7 +4,7 @@ import type { Runtime } from "../runtime";
 
 export type UsageFilter = { from?: Date; to?: Date; extension?: string; profile?: string; cursor?: string; limit?: number };
 
-function usageConditions(teamId: string, f: UsageFilter): SQL[] {
+export function usageConditions(teamId: string, f: UsageFilter): SQL[] {
   const c: SQL[] = [eq(usageRecords.teamId, teamId)];
   if (f.from) c.push(gte(usageRecords.endedAt, f.from));
   if (f.to) c.push(lt(usageRecords.endedAt, f.to));

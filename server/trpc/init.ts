@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Identity } from "../auth/identity";
-import { canAdminTeam, canManageSandboxes, type TeamRole } from "../auth/roles";
+import { canAdminTeam, canExportUsage, canManageSandboxes, type TeamRole } from "../auth/roles";
 import { isAppError, type AppErrorCode } from "../errors";
 import type { Runtime } from "../runtime";
 
@@ -85,3 +85,4 @@ const requireRole = (allowed: (role: TeamRole) => boolean, what: string) =>
 
 export const sandboxWriteProcedure = requireRole(canManageSandboxes, "create, extend or destroy sandboxes");
 export const adminProcedure = requireRole(canAdminTeam, "administer the team");
+export const financeProcedure = requireRole(canExportUsage, "export usage or read billing deliveries");
