@@ -12,6 +12,7 @@ export const ExitCode = {
   UNREACHABLE: 6,
   PRECONDITION: 7,
   SANDBOX_FAILED: 8,
+  VERIFY_FAILED: 9,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -24,7 +25,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   5  authentication or permission (no or wrong API key; UNAUTHORIZED/FORBIDDEN)
   6  server unreachable (connection refused, DNS failure, timeout)
   7  precondition failed (no eligible provider, cannot extend, conflicting state)
-  8  --wait ended badly (the sandbox failed or was lost, or --timeout passed)`;
+  8  --wait ended badly (the sandbox failed or was lost, or --timeout passed)
+  9  fin-hub verify: the signature does not match, or the timestamp is too old`;
 
 /** An error whose message is fit to show as `error: <message>`, with the exit code to use. */
 export class CliError extends Error {

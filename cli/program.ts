@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { createApi, requireApiKey, type Api } from "./client";
 import { describeSource, resolveConfig, readConfigFile, writeConfigFile, normaliseUrl, type ResolvedConfig } from "./config";
 import { CliError, EXIT_CODE_HELP, ExitCode, toCliError, UsageError } from "./errors";
+import { registerFinHubCommands } from "./fin-hub";
 import { compactSeconds, formatMoney, humanMs, parseDuration, parsePositiveInt } from "./format";
 import {
   describeEvent,
@@ -343,6 +344,8 @@ Docs: docs/cli.md`,
       if (c.json) return c.emitJson({ configPath: c.cfg.configPath, removed: had });
       c.out(had ? `removed the API key from ${c.cfg.configPath}` : `no API key saved in ${c.cfg.configPath}`);
     });
+
+  registerFinHubCommands(program, io);
 
   // ---------------------------------------------------------------------------------------------
   function printSandbox(c: Ctx, s: SandboxDetail, opts: { events: boolean }) {
