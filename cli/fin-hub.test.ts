@@ -10,7 +10,8 @@ const SECRET = "cli-test-secret-0123456789abcdefghij";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sbx-fin-hub-cli-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = { FIN_HUB_SECRET: SECRET }) {
+async function cli(args: string[], vars: Record<string, string> = { FIN_HUB_SECRET: SECRET }) {
+  const env = vars as NodeJS.ProcessEnv;
   let stdout = "";
   let stderr = "";
   const code = await run(["node", "sandboxer", ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env });
