@@ -79,3 +79,46 @@ test("an owner's main pages, an API key shown once, and switching teams", async 
   await screenshot(page, testInfo, "not-found");
   await page.context().close();
 });
+
+test("a new person signs up, creates a team and lands on an empty sandboxes list", async ({
+  page,
+}, testInfo) => {
+  await page.goto("/sign-up");
+  await page.getByLabel("Name").fill("Nora New");
+  await page.getByLabel("Email").fill("nora@e2e.test");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByText("Use at least 8 characters.")).toBeVisible();
+  await page.getByLabel("Password").fill("a-long-enough-password");
+  await page.getByRole("button", { name: "Create account" }).click();
+
+  await expect(page).toHaveURL(/\/onboarding$/);
+  await screenshot(page, testInfo, "onboarding");
+  await page.getByLabel("Team name").fill("Nora's Lab");
+  await page.getByRole("button", { name: "Create team" }).click();
+  await expect(page).toHaveURL(/\/sandboxes$/);
+  await expect(page.getByRole("button", { name: /Team: Nora's Lab/ })).toBeVisible();
+  await expect(page.getByText("No sandboxes yet")).toBeVisible();
+  await expect(page.getByTestId("current-role")).toHaveText("owner");
+});
+
+test("a failing API shows a plain message and a retry, never the server's text", async ({
+  browser,
+}, testInfo) => {
+  const page = await pageAs(browser, users.financeA);
+  // Whatever a broken proxy or server sends back must not reach the screen.
+  await page.route("**/api/trpc/credits.ledger**", (route) =>
+    route.fulfill({
+      status: 502,
+      contentType: "text/plain",
+      body: "Error: ECONNREFUSED at Socket.connect (/srv/app/node_modules/pg/lib/client.js:42)",
+    }),
+  );
+  await page.goto("/credits");
+  const error = page.getByRole("alert").filter({ hasText: "Could not load the ledger" });
+  await expect(error).toBeVisible();
+  await expect(error.getByRole("button", { name: "Try again" })).toBeVisible();
+  await expect(page.getByText(/ECONNREFUSED|node_modules/)).toHaveCount(0);
+  await screenshot(page, testInfo, "error-state");
+  await page.context().close();
+});

@@ -1,3 +1,4 @@
+import { Terminal } from "lucide-react";
 import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
@@ -14,7 +15,18 @@ export default async function OnboardingPage() {
     throw err;
   });
   return (
-    <main className="flex min-h-screen items-center justify-center bg-muted/40 p-6">
+    <main className="flex min-h-screen flex-col items-center justify-center gap-6 bg-muted/40 p-6">
+      <div className="text-center">
+        <p className="flex items-center justify-center gap-2 text-xl font-semibold">
+          <Terminal className="size-6" aria-hidden /> Sandboxer
+        </p>
+        <h1 className="mt-4 text-2xl font-semibold tracking-tight">
+          Welcome{current.user.name ? `, ${current.user.name}` : ""}
+        </h1>
+        <p className="mt-1 text-sm text-muted-foreground">
+          Sandboxes, credits and keys belong to a team. Start one, or join yours.
+        </p>
+      </div>
       <div className="grid w-full max-w-3xl gap-6 md:grid-cols-2">
         <Card>
           <CardHeader>
