@@ -54,6 +54,13 @@ export const billingOutbox = pgTable(
       .references(() => usageRecords.id, { onDelete: "cascade" }),
     sandboxId: text("sandbox_id").notNull(),
     teamId: text("team_id").notNull(),
+    /**
+     * The record exactly as it goes to fin-hub (JSON), serialized once in the settle transaction,
+     * so cutting a batch only concatenates. Null for rows migration 0003 backfilled: those are
+     * serialized from the usage record when they are batched.
+     */
+    recordJson: text("record_json"),
+    costMicros: bigint("cost_micros", { mode: "bigint" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     batchId: text("batch_id").references(() => finHubBatches.id),
     exportedAt: timestamp("exported_at", { withTimezone: true }),

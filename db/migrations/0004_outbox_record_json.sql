@@ -1,0 +1,2 @@
+ALTER TABLE "billing_outbox" ADD COLUMN "record_json" text;--> statement-breakpoint
+ALTER TABLE "billing_outbox" ADD COLUMN "cost_micros" bigint;
