@@ -48,6 +48,16 @@ test("a member creates a sandbox, watches it become ready, extends and destroys 
   await page.getByRole("link", { name: "Credits" }).click();
   await expect(page.locator(`tr[data-kind="debit"][data-sandbox-id="${id}"]`)).toBeVisible();
   await screenshot(page, testInfo, "credits-after-debit");
+
+  // The list filters by state at once, with the filter in the URL.
+  await page.getByRole("link", { name: "Sandboxes" }).click();
+  const row = page.locator(`tr[data-sandbox-id="${id}"]`);
+  await expect(row).toContainText("destroyed");
+  await page.getByLabel("State").selectOption("active");
+  await expect(page).toHaveURL(/state=active/);
+  await expect(row).toHaveCount(0);
+  await page.getByLabel("State").selectOption("destroyed");
+  await expect(row).toBeVisible();
 });
 
 test("a TTL above the profile maximum shows the error beside the field and creates nothing", async ({

@@ -10,7 +10,7 @@ import {
 import type { inferRouterOutputs } from "@trpc/server";
 import { ChevronLeft, ChevronRight, Plus } from "lucide-react";
 import Link from "next/link";
-import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { usePathname, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
 import { useConsole } from "@/components/console/console-context";
 import { TtlCountdown, useNow } from "@/components/console/countdown";
@@ -48,7 +48,6 @@ export function SandboxesTable({
 }) {
   const trpc = useTRPC();
   const { can } = useConsole();
-  const router = useRouter();
   const pathname = usePathname();
   const params = useSearchParams();
   const filters: Filters = {
@@ -65,7 +64,9 @@ export function SandboxesTable({
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(next)) if (v) q.set(k, v);
     setTrail([]);
-    router.replace(q.size ? `${pathname}?${q}` : pathname, { scroll: false });
+    // The native history API updates useSearchParams without a server round trip (Next.js
+    // integrates it into its router), so the filter applies at once.
+    window.history.replaceState(null, "", q.size ? `${pathname}?${q}` : pathname);
   };
 
   const input = {
