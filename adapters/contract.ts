@@ -126,4 +126,6 @@ export interface SandboxAdapter {
   list(ctx: AdapterContext, filter?: { sandboxId?: string }): Promise<ProviderSandbox[]>;
   /** Moves the provider-side end. Only called when `canExtend`. Returns the effective end. */
   extend?(ctx: AdapterContext, providerSandboxId: string, endsAt: Date): Promise<{ endsAt: Date }>;
+  /** Releases connections the adapter opened itself; called by Runtime.close. */
+  close?(): Promise<void>;
 }

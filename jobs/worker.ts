@@ -1,4 +1,6 @@
+import os from "node:os";
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
+import { metrics } from "../server/metrics";
 import type { Runtime } from "../server/runtime";
 import {
   CapacityWait,
@@ -49,7 +51,7 @@ async function runJob(rt: Runtime, job: Job, token: string | undefined): Promise
       case "sandbox.teardown":
         return await teardownSandbox(rt, job.data.sandboxId, job.data.reason);
       case "sandbox.sweep":
-        return await sweep(rt);
+        return await sweep(rt, { requestedStaleMs: rt.env.SANDBOXER_REQUEST_STALE_MS });
       case "reconcile.extension":
         return await reconcileExtension(rt, job.data.extensionId);
       case "billing.export":
@@ -92,16 +94,27 @@ export async function startWorkers(
     async (job, token) => {
       const key = `${job.id}`;
       inFlight.set(key, { job, token });
+      let outcome = "error";
       try {
-        return await runJob(rt, job, token);
+        const result = await runJob(rt, job, token);
+        outcome = "completed";
+        return result;
+      } catch (err) {
+        if (err instanceof DelayedError) outcome = "delayed";
+        throw err;
       } finally {
         inFlight.delete(key);
+        metrics().jobs.inc({ name: job.name, outcome });
       }
     },
     {
       connection,
       prefix: bullPrefix(rt.keyPrefix),
       concurrency: opts.concurrency ?? rt.env.SANDBOXER_WORKER_CONCURRENCY,
+      // Jobs record which worker took them (`processedBy`); a dead worker's jobs return after the lock.
+      name: rt.env.SANDBOXER_WORKER_NAME ?? `${os.hostname()}:${process.pid}`,
+      lockDuration: rt.env.SANDBOXER_WORKER_LOCK_MS,
+      stalledInterval: rt.env.SANDBOXER_WORKER_LOCK_MS,
       settings: {
         backoffStrategy: (attemptsMade, _type, err, job) =>
           backoffDelay(attemptsMade, err, job as Job | undefined),
@@ -116,22 +129,46 @@ export async function startWorkers(
     else log.warn({ err: { message: err.message } }, "job failed; will retry");
   });
   worker.on("error", (err) => rt.logger.warn({ err: { message: err.message } }, "worker error"));
-  await rt.queue.queue.upsertJobScheduler(
-    "sandbox.sweep",
-    { every: opts.sweepEveryMs ?? rt.env.SANDBOXER_SWEEP_INTERVAL_MS },
-    { name: "sandbox.sweep", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
-  );
+  const sweepEveryMs = opts.sweepEveryMs ?? rt.env.SANDBOXER_SWEEP_INTERVAL_MS;
+  const schedulers = new Map<string, () => Promise<unknown>>([
+    [
+      "sandbox.sweep",
+      () =>
+        rt.queue.queue.upsertJobScheduler(
+          "sandbox.sweep",
+          { every: sweepEveryMs },
+          { name: "sandbox.sweep", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+        ),
+    ],
+  ]);
   for (const extensionId of rt.adapters.keys()) {
-    await rt.queue.queue.upsertJobScheduler(
-      `reconcile.extension:${extensionId}`,
-      { every: opts.reconcileEveryMs ?? rt.env.SANDBOXER_RECONCILE_INTERVAL_MS },
-      {
-        name: "reconcile.extension",
-        data: { extensionId },
-        opts: { removeOnComplete: true, removeOnFail: true },
-      },
+    schedulers.set(`reconcile.extension:${extensionId}`, () =>
+      rt.queue.queue.upsertJobScheduler(
+        `reconcile.extension:${extensionId}`,
+        { every: opts.reconcileEveryMs ?? rt.env.SANDBOXER_RECONCILE_INTERVAL_MS },
+        {
+          name: "reconcile.extension",
+          data: { extensionId },
+          opts: { removeOnComplete: true, removeOnFail: true },
+        },
+      ),
     );
   }
+  for (const upsert of schedulers.values()) await upsert();
+  // A flushed Redis, or one restarted without persistence, loses the schedulers with every job;
+  // without the sweep nothing would re-enqueue the lost teardowns. Put missing ones back.
+  const restoring = setInterval(() => {
+    void (async () => {
+      for (const [id, upsert] of schedulers) {
+        if (await rt.queue.queue.getJobScheduler(id)) continue;
+        rt.logger.warn({ scheduler: id }, "job scheduler missing from Redis; restoring it");
+        await upsert();
+      }
+    })().catch((err: Error) =>
+      rt.logger.warn({ err: { message: err.message } }, "could not check job schedulers"),
+    );
+  }, sweepEveryMs);
+  restoring.unref();
   // fin-hub export: scheduled only when configured; removed when it is turned off.
   const finHub = finHubConfig(rt.env);
   if (finHub) {
@@ -146,6 +183,7 @@ export async function startWorkers(
   return {
     worker,
     close: async (graceMs = 25_000) => {
+      clearInterval(restoring);
       const graceful = worker.close().then(() => true);
       const inTime = await Promise.race([
         graceful,

@@ -8,6 +8,7 @@ type Metrics = {
   providerErrors: Counter<"extension" | "kind" | "operation">;
   reconcilerFindings: Counter<"extension" | "kind">;
   ttlLateness: Histogram<never>;
+  jobs: Counter<"name" | "outcome">;
   sandboxesByState: Gauge<"state" | "extension">;
   queueJobs: Gauge<"state">;
   queueOldestWaitingSeconds: Gauge<never>;
@@ -38,6 +39,12 @@ export function metrics(): Metrics {
       name: "sandboxer_reconciler_findings_total",
       help: "Reconciler findings (orphan, lost, listing_failed) by extension",
       labelNames: ["extension", "kind"],
+      registers: [registry],
+    }),
+    jobs: new Counter({
+      name: "sandboxer_jobs_total",
+      help: "Lifecycle queue jobs this process ran, by job name and outcome (completed, delayed, error)",
+      labelNames: ["name", "outcome"],
       registers: [registry],
     }),
     ttlLateness: new Histogram({

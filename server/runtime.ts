@@ -80,6 +80,7 @@ export async function createRuntime(opts: RuntimeOptions = {}): Promise<Runtime>
     keyPrefix,
     readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
     close: async () => {
+      for (const adapter of adapters.values()) await adapter.close?.();
       await queue.close();
       redis.disconnect();
       if (!opts.db) await handle.close();

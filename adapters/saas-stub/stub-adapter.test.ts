@@ -49,4 +49,21 @@ describe("saas-stub specifics", () => {
     expect(() => stubSettingsFrom({}, { SANDBOXER_STUB_LATENCY_MS: "abc" })).toThrow(/SANDBOXER_STUB_LATENCY_MS/);
     expect(stubSettingsFrom({ latency_ms: 5 }, { SANDBOXER_STUB_LATENCY_MS: "0" }).latencyMs).toBe(0);
   });
+
+  it("keeps its state in a Redis of its own when redis_url / SANDBOXER_STUB_REDIS_URL is set", async () => {
+    expect(stubSettingsFrom({ redis_url: "redis://a:1" }, {}).redisUrl).toBe("redis://a:1");
+    expect(stubSettingsFrom({ redis_url: "redis://a:1" }, { SANDBOXER_STUB_REDIS_URL: "redis://b:2" }).redisUrl).toBe("redis://b:2");
+    expect(stubSettingsFrom({}, {}).redisUrl).toBeNull();
+    // The runtime's connection is unusable: every call must go to the stub's own Redis.
+    const unusable = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false });
+    const own = createStubAdapter({ extensionId: "ext.saas-stub", redis: unusable, keyPrefix: prefix, settings: { ...settings, redisUrl: redisUrl() } });
+    try {
+      const created = await own.provision(ctx, { sandboxId: "sbx_ownredis1", teamId: "t", spec, timeoutSeconds: 60 });
+      expect(await stubControl(redis, prefix).get(created.providerSandboxId)).toMatchObject({ sandboxId: "sbx_ownredis1", state: "running" });
+      expect((await own.teardown(ctx, created.providerSandboxId)).outcome).toBe("terminated");
+    } finally {
+      await own.close?.();
+      unusable.disconnect();
+    }
+  });
 });

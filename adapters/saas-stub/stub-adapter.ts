@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import {
   ProviderError,
   type AdapterContext,
@@ -20,6 +20,11 @@ export type StubSettings = {
   pageSize: number;
   /** A credential field every call must receive, as a real provider's API key (none by default). */
   requiredCredential: string | null;
+  /**
+   * A Redis of its own for the simulated provider's state (default: the runtime's). Chaos runs
+   * set it so flushing or restarting the queue's Redis does not make the "provider" forget.
+   */
+  redisUrl?: string | null;
 };
 
 /** A fault a test queues for the next call of one operation (see stubFaults). */
@@ -78,7 +83,9 @@ export function createStubAdapter(opts: {
   keyPrefix: string;
   settings: StubSettings;
 }): SandboxAdapter {
-  const { redis, settings } = opts;
+  const { settings } = opts;
+  const ownRedis = settings.redisUrl ? new Redis(settings.redisUrl, { maxRetriesPerRequest: null }) : null;
+  const redis = ownRedis ?? opts.redis;
   const k = keys(opts.keyPrefix, opts.extensionId);
 
   function checkCredentials(ctx: AdapterContext) {
@@ -116,6 +123,9 @@ export function createStubAdapter(opts: {
   return {
     extensionId: opts.extensionId,
     canExtend: true,
+    close: async () => {
+      ownRedis?.disconnect();
+    },
 
     async provision(ctx, req) {
       checkCredentials(ctx);
@@ -238,5 +248,6 @@ export function stubSettingsFrom(settings: Record<string, string | number | bool
     failRate,
     pageSize: num("SANDBOXER_STUB_PAGE_SIZE", "page_size", 100) || 100,
     requiredCredential: typeof settings.required_credential === "string" ? settings.required_credential : null,
+    redisUrl: env.SANDBOXER_STUB_REDIS_URL || (typeof settings.redis_url === "string" && settings.redis_url) || null,
   };
 }
