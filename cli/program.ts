@@ -9,6 +9,7 @@ import { createApi, requireApiKey, type Api } from "./client";
 import { describeSource, resolveConfig, readConfigFile, writeConfigFile, normaliseUrl, type ResolvedConfig } from "./config";
 import { CliError, EXIT_CODE_HELP, ExitCode, toCliError, UsageError } from "./errors";
 import { registerFinHubCommands } from "./fin-hub";
+import { registerReconcilerCommands } from "./reconciler";
 import { compactSeconds, formatMoney, humanMs, parseDuration, parsePositiveInt } from "./format";
 import {
   describeEvent,
@@ -346,6 +347,7 @@ Docs: docs/cli.md`,
     });
 
   registerFinHubCommands(program, io);
+  registerReconcilerCommands(program, ctx);
 
   // ---------------------------------------------------------------------------------------------
   function printSandbox(c: Ctx, s: SandboxDetail, opts: { events: boolean }) {

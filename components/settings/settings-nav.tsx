@@ -8,6 +8,7 @@ const tabs = [
   { href: "/settings/api-keys", label: "API keys" },
   { href: "/settings/members", label: "Members" },
   { href: "/settings/registry", label: "Profiles & extensions" },
+  { href: "/settings/reconciler", label: "Reconciler" },
 ];
 
 export function SettingsNav() {

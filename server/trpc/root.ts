@@ -5,6 +5,7 @@ import { credentialsRouter } from "./routers/credentials";
 import { capabilitiesRouter } from "./routers/capabilities";
 import { apiKeysRouter, registryRouter, reportsRouter } from "./routers/console";
 import { teamsRouter } from "./routers/console-teams";
+import { reconcilerRouter } from "./routers/reconciler";
 import { finHubRouter, usageWithExportsRouter } from "./routers/exports";
 
 export const appRouter = router({
@@ -22,6 +23,7 @@ export const appRouter = router({
   apiKeys: apiKeysRouter,
   registry: registryRouter,
   reports: reportsRouter,
+  reconciler: reconcilerRouter,
 });
 
 export type AppRouter = typeof appRouter;
