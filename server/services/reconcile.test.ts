@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stubControl } from "../../adapters/saas-stub/stub-adapter";
 import { reconcilerFindings, sandboxes, usageRecords } from "../../db/schema";
 import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../testing/harness";
-import { provisionSandbox, settleSandbox } from "./lifecycle";
+import { provisionSandbox, settleSandbox, teardownSandbox } from "./lifecycle";
 import { reconcileExtension } from "./reconcile";
 import { createSandbox } from "./sandboxes";
 
@@ -98,5 +98,20 @@ describe("reconciler", () => {
     expect((await adapter().list(ctx())).map((s) => s.providerSandboxId)).toContain(stray.providerSandboxId);
     const failed = await rt.db.select().from(reconcilerFindings).where(eq(reconcilerFindings.kind, "listing_failed"));
     expect(failed.at(-1)?.action).toBe("pass aborted; nothing killed or marked lost");
+  });
+
+  it("leaves a ready row past its expiry to its teardown: the provider's own timeout ended it, it expired", async () => {
+    await clearProvider();
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const created = await createSandbox(rt, { teamId, userId: null }, { profile: "burst-sandbox", ttlSeconds: 60 });
+    await provisionSandbox(rt, created.id, { attempt: 1, isLastAttempt: false });
+    clock.advance(200_000); // past the TTL and the provider's timeout (TTL + 60 s): the provider ended it
+    await reconcileExtension(rt, "ext.saas-stub");
+    expect((await row(created.id)).state).toBe("ready");
+    await teardownSandbox(rt, created.id, "ttl");
+    const done = await row(created.id);
+    expect(done.state).toBe("destroyed");
+    expect(done.endedAt).toEqual(done.expiresAt);
+    expect(done.costMicros).toBe(26n * 60n);
   });
 });

@@ -121,6 +121,9 @@ export async function reconcileExtension(rt: Runtime, extensionId: string): Prom
   for (const row of ready) {
     if (!row.providerSandboxId || running.has(row.providerSandboxId)) continue;
     if (row.destroyRequestedAt || !row.readyAt || now.getTime() - row.readyAt.getTime() < LOST_MIN_AGE_MS) continue;
+    // Past its expiry the provider's own timeout (TTL + grace) may have ended it: that is an
+    // expiry, not a loss. Its TTL teardown (or the sweep) settles it `destroyed`, billed to expiry.
+    if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) continue;
     const ended = listed.get(row.providerSandboxId)?.sbx.endsAt ?? null;
     const lastSeen = row.lastSeenAt ?? row.readyAt;
     await settleSandbox(rt, row.id, {
