@@ -85,7 +85,7 @@ describe("provisioning", () => {
     expect(ready.expiresAt!.getTime()).toBe(ready.startedAt!.getTime() + 60_000);
     const reasons = Object.fromEntries(ready.routing!.candidates.map((c) => [c.extensionId, `${c.outcome}: ${c.reason}`]));
     expect(reasons["ext.e2b"]).toMatch(/^skipped: credentials not available: credential api_key: env:E2B_API_KEY is not set/);
-    expect(reasons["ext.modal"]).toMatch(/^skipped: adapter not available/);
+    expect(reasons["ext.modal"]).toMatch(/^skipped: credentials not available: credential token_id: env:MODAL_TOKEN_ID is not set/);
     expect(reasons["ext.saas-stub"]).toMatch(/^chosen/);
     const detail = await getSandbox(rt, teamId, ready.id);
     expect(detail.events.map((e) => e.toState).filter(Boolean)).toEqual(["requested", "provisioning", "ready"]);

@@ -82,8 +82,10 @@ export async function createTestRuntime(
 ): Promise<TestRuntime> {
   const keyPrefix = `t-${randomBytes(5).toString("hex")}`;
   // Real providers must never be reached from tests, whatever the developer's shell holds: a test
-  // that wants E2B passes a key and SANDBOXER_E2B_API_URL of the local fake in `processEnv`.
-  const processEnv = { ...process.env, SANDBOXER_STUB_LATENCY_MS: "0", E2B_API_KEY: "", SANDBOXER_E2B_API_URL: "", ...opts.processEnv };
+  // that wants E2B passes a key and SANDBOXER_E2B_API_URL of the local fake in `processEnv` (Modal:
+  // MODAL_TOKEN_ID / MODAL_TOKEN_SECRET and SANDBOXER_MODAL_SERVER_URL of the local gRPC fake).
+  const noRealProviders = { E2B_API_KEY: "", SANDBOXER_E2B_API_URL: "", MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "", SANDBOXER_MODAL_SERVER_URL: "" };
+  const processEnv = { ...process.env, SANDBOXER_STUB_LATENCY_MS: "0", ...noRealProviders, ...opts.processEnv };
   const env = loadEnv({ ...processEnv, REDIS_URL: redisUrl(), SANDBOXER_CONFIG_DIR: opts.configDir ?? "profiles" });
   const { lines, logger } = logCapture();
   const rt = await createRuntime({

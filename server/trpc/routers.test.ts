@@ -104,7 +104,7 @@ describe("API errors", () => {
   it("refuses a Modal GPU profile with the reasons when no provider can run it", async () => {
     const err = await errorOf((await as("member")).sandboxes.create({ profile: "modal-gpu" }));
     expect(err.code).toBe("PRECONDITION_FAILED");
-    expect(err.message).toMatch(/ext.modal: adapter not available/);
+    expect(err.message).toMatch(/ext.modal: credentials not available: credential token_id: env:MODAL_TOKEN_ID is not set/);
   });
 
   it("previews estimates, the chosen provider and skip reasons without holding anything", async () => {
