@@ -281,11 +281,14 @@ describe("profile.e2b-burst: each fault ends in the right state and ledger", () 
     expect(onProvider(id)[0]!.endedAt).toBeNull(); // still running: a person must look (runbook)
   });
 
-  it("teardown: a sandbox E2B no longer has (404) is already gone", async () => {
+  it("teardown: a sandbox E2B no longer has (404) is already gone, billed to when it was last seen", async () => {
     const { id } = await request("e2b-burst", 600);
     await provision(rt, id, attempt(1));
     const ready = await row(id);
     clock.advance(30_000);
+    await reconcileExtension(rt, "ext.e2b"); // seen running at +30 s
+    clock.advance(20_000);
+    // E2B ends it and forgets it: a 404 cannot say when it ended, so nothing after +30 s is billed.
     fake.endEarly(ready.providerSandboxId!);
     await destroySandbox(rt, { teamId: ready.teamId, userId: null }, id);
     await teardownSandbox(rt, id, "requested");

@@ -169,10 +169,12 @@ describe("teardown and metering", () => {
     expect((await row(ready.id)).state).toBe("destroyed");
   });
 
-  it("treats provider not-found as gone and bills only what ran", async () => {
+  it("treats provider not-found as gone and bills only up to when it was last seen running", async () => {
     const teamId = await seedTeam(rt, 1_000_000n);
     const ready = await readySandbox(teamId, 600);
     clock.advance(10_000);
+    await rt.db.update(sandboxes).set({ lastSeenAt: clock.now() }).where(eq(sandboxes.id, ready.id));
+    clock.advance(50_000);
     await stub().inject("teardown", { kind: "not_found", status: 404 });
     await destroySandbox(rt, { teamId, userId: null }, ready.id);
     await teardownSandbox(rt, ready.id, "requested");

@@ -493,7 +493,10 @@ export async function settleSandbox(
     const adapter = adapterOrThrow(rt, row.extensionId);
     const spec = specOf(profile);
 
-    let endedAt = end.providerEndedAt && end.providerEndedAt < now ? end.providerEndedAt : now;
+    // A provider that no longer knows the sandbox cannot say when it ended: bill only up to when
+    // it was last seen running (ready, or a reconciler pass), never for time nobody observed.
+    const knownEnd = end.providerEndedAt ?? (end.outcome === "already_gone" ? (row.lastSeenAt ?? row.readyAt ?? row.startedAt) : null);
+    let endedAt = knownEnd && knownEnd < now ? knownEnd : now;
     if (row.expiresAt && endedAt > row.expiresAt) endedAt = row.expiresAt;
     if (endedAt < row.startedAt) endedAt = row.startedAt;
     const endedEarly = end.outcome === "already_gone" && row.expiresAt !== null && endedAt.getTime() < row.expiresAt.getTime() - 1000 && !row.destroyRequestedAt;
