@@ -114,4 +114,20 @@ describe("reconciler", () => {
     expect(done.endedAt).toEqual(done.expiresAt);
     expect(done.costMicros).toBe(26n * 60n);
   });
+
+  // Postgres refuses a statement with more than 65,535 parameters: at 100k live sandboxes one
+  // `IN (…)` over every tagged id failed the whole pass. Ids now go in chunks; chunk 2 here.
+  it("looks rows up in chunks, so a provider with any number of sandboxes can be reconciled", async () => {
+    await clearProvider();
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const live = [];
+    for (let i = 0; i < 5; i++) live.push(await readySandbox(teamId));
+    const strays = [];
+    for (let i = 0; i < 3; i++) strays.push(await adapter().provision(ctx(), { sandboxId: `sbx_chunkstray${i}`, teamId, spec, timeoutSeconds: 600 }));
+    clock.advance(7_000);
+    const report = await reconcileExtension(rt, "ext.saas-stub", { idChunk: 2 });
+    expect(report).toMatchObject({ aborted: null, listed: 8, orphansKilled: 3, lost: 0 });
+    for (const r of live) expect((await row(r.id)).lastSeenAt?.getTime()).toBe(clock.now().getTime());
+    expect((await adapter().list(ctx())).map((s) => s.providerSandboxId).sort()).toEqual(live.map((r) => r.providerSandboxId).sort());
+  });
 });

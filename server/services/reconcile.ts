@@ -12,6 +12,9 @@ import { settleSandbox } from "./lifecycle";
 const LIVE_STATES = ["requested", "provisioning", "ready", "destroying"] as const;
 /** A ready sandbox younger than this is not declared lost: a provider's listing may lag a create. */
 const LOST_MIN_AGE_MS = 15_000;
+/** Ids per `IN (…)` query: Postgres takes at most 65,535 bind parameters per statement. */
+const ID_CHUNK = 5_000;
+const chunksOf = <T>(xs: T[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, (i + 1) * n));
 
 export type ReconcileReport = {
   extensionId: string;
@@ -53,7 +56,8 @@ async function recordFinding(rt: Runtime, f: Omit<typeof reconcilerFindings.$inf
  * - a ready row whose provider sandbox is gone becomes `lost`, billed to when it was last seen.
  * A listing that fails part-way proves nothing: the pass stops before killing or marking anything.
  */
-export async function reconcileExtension(rt: Runtime, extensionId: string): Promise<ReconcileReport> {
+export async function reconcileExtension(rt: Runtime, extensionId: string, opts: { idChunk?: number } = {}): Promise<ReconcileReport> {
+  const idChunk = opts.idChunk ?? ID_CHUNK;
   const report: ReconcileReport = { extensionId, aborted: null, listed: 0, orphansKilled: 0, orphanKillFailures: 0, lost: 0 };
   const adapter = rt.adapters.get(extensionId);
   if (!adapter) return { ...report, aborted: "adapter not available" };
@@ -75,9 +79,8 @@ export async function reconcileExtension(rt: Runtime, extensionId: string): Prom
   const now = rt.clock.now();
 
   const taggedIds = [...new Set([...listed.values()].map((l) => l.sbx.sandboxId).filter((id): id is string => Boolean(id)))];
-  const tagged = taggedIds.length
-    ? await rt.db.select().from(sandboxes).where(inArray(sandboxes.id, taggedIds))
-    : [];
+  const tagged: (typeof sandboxes.$inferSelect)[] = [];
+  for (const ids of chunksOf(taggedIds, idChunk)) tagged.push(...(await rt.db.select().from(sandboxes).where(inArray(sandboxes.id, ids))));
   const rowById = new Map(tagged.map((r) => [r.id, r]));
 
   const seen: string[] = [];
@@ -114,7 +117,7 @@ export async function reconcileExtension(rt: Runtime, extensionId: string): Prom
     });
     log.warn({ providerSandboxId: sbx.providerSandboxId, sandboxId: sbx.sandboxId, observedRunMs, action }, "orphan found");
   }
-  if (seen.length) await rt.db.update(sandboxes).set({ lastSeenAt: now }).where(inArray(sandboxes.id, seen));
+  for (const ids of chunksOf(seen, idChunk)) await rt.db.update(sandboxes).set({ lastSeenAt: now }).where(inArray(sandboxes.id, ids));
 
   const running = new Set([...listed.values()].filter((l) => l.sbx.state !== "ended").map((l) => l.sbx.providerSandboxId));
   const ready = await rt.db.select().from(sandboxes).where(and(eq(sandboxes.extensionId, extensionId), eq(sandboxes.state, "ready")));
