@@ -32,7 +32,7 @@ import {
 const USAGE = `Usage: npm run up -- [--dev] [--fakes] [--port N] [--host ADDR]
 
   --dev        run \`next dev\` (hot reload) instead of building and \`next start\`
-  --fakes      start local fakes of the cloud providers (E2B) and point the
+  --fakes      start local fakes of the cloud providers (E2B, Modal) and point the
                app at them, with fake keys; also sets SANDBOXER_FAKES=1.
                Never on by default.
   --port N     web port (default: $PORT, else 3000)
@@ -47,7 +47,8 @@ const HEALTH_DEADLINE_MS = 120_000;
 
 // Local fakes of cloud providers that `--fakes` starts, each a child process on a free loopback
 // port. `env` is what the web and worker processes get so the provider's extension talks to the
-// fake (with a key the fake accepts) instead of the real API. Add a provider here.
+// fake (with a key the fake accepts) instead of the real API; it also gets the JSON the health
+// check answered, if any. Add a provider here.
 const FAKES = [
   {
     name: "e2b-fake",
@@ -55,6 +56,20 @@ const FAKES = [
     args: (port) => ["adapters/e2b/fake/main.ts", "--port", String(port)],
     healthPath: "/_fake/health",
     env: (url) => ({ SANDBOXER_E2B_API_URL: url, E2B_API_KEY: `e2b_${"0".repeat(40)}` }),
+  },
+  {
+    // `port` is its HTTP control surface; the gRPC server the SDK talks to takes a free port of
+    // its own and is named in the health answer. The token pair is the one the fake accepts.
+    name: "modal-fake",
+    what: "Modal gRPC fake (ext.modal)",
+    args: (port) => ["adapters/modal/fake/main.ts", "--port", String(port)],
+    healthPath: "/_fake/health",
+    env: (url, health) => ({
+      SANDBOXER_MODAL_SERVER_URL:
+        health.grpcUrl ?? die(`modal-fake: ${url}/_fake/health named no grpcUrl`),
+      MODAL_TOKEN_ID: "ak-sandboxerfake0000000000",
+      MODAL_TOKEN_SECRET: "as-sandboxerfake0000000000",
+    }),
   },
 ];
 const FAKE_DEADLINE_MS = 30_000;
@@ -244,10 +259,14 @@ async function startFakes(env) {
     });
     watch(child);
     const deadline = Date.now() + FAKE_DEADLINE_MS;
+    let health = null;
     for (;;) {
       try {
         const res = await fetch(url + fake.healthPath, { signal: AbortSignal.timeout(2_000) });
-        if (res.ok) break;
+        if (res.ok) {
+          health = await res.json().catch(() => null);
+          break;
+        }
       } catch {
         // not listening yet
       }
@@ -256,7 +275,7 @@ async function startFakes(env) {
         throw new Error(`${fake.name} did not answer on ${url} within ${FAKE_DEADLINE_MS / 1000}s`);
       await sleep(200);
     }
-    Object.assign(env, fake.env(url));
+    Object.assign(env, fake.env(url, health ?? {}));
     started.push({ ...fake, url });
   }
   return started;
@@ -366,6 +385,9 @@ function printBanner(opts, env, fakes) {
     "  npx sandboxer create --profile burst-sandbox --ttl 30s",
     ...(fakes.some((f) => f.name === "e2b-fake")
       ? ["  npx sandboxer create --profile e2b-burst --ttl 2m --wait   (on the E2B fake)"]
+      : []),
+    ...(fakes.some((f) => f.name === "modal-fake")
+      ? ["  npx sandboxer create --profile modal-gpu --ttl 10m --wait  (A100 on the Modal fake)"]
       : []),
     "  npx sandboxer ls",
     "  npx sandboxer balance",
