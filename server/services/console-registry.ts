@@ -1,14 +1,19 @@
 import type { Runtime } from "../runtime";
+import { effectiveRefs, teamBindings } from "./credentials";
 
 /**
- * The read-only registry of profiles and extensions. Credentials are checked by resolving them
- * and reporting only whether that worked and why not; the resolved values are dropped here.
+ * The read-only registry of profiles and extensions, as the caller's team sees it. Credentials
+ * are the team's effective ones (its own bindings where it has them, the platform default
+ * otherwise, as routing uses them); they are checked by resolving them and reporting only
+ * whether that worked and why not; the resolved values are dropped here.
  */
-export async function listRegistry(rt: Runtime) {
+export async function listRegistry(rt: Runtime, teamId: string) {
+  const bindings = await teamBindings(rt, teamId);
   const extensions = await Promise.all(
     [...rt.catalog.extensions.values()].map(async (ext) => {
       const adapter = rt.adapters.get(ext.id);
-      const resolved = await rt.resolveSecrets(ext.credentials);
+      const { refs, source } = effectiveRefs(ext, bindings);
+      const resolved = await rt.resolveSecrets(refs);
       return {
         id: ext.id,
         name: ext.name,
@@ -28,11 +33,17 @@ export async function listRegistry(rt: Runtime) {
           createsPerSecond: ext.limits.creates_per_second,
           canExtend: ext.limits.can_extend && Boolean(adapter?.canExtend),
         },
-        // Field names and where they are looked up (e.g. "env:E2B_API_KEY"), never the values.
-        credentialRefs: Object.entries(ext.credentials).map(([field, ref]) => ({ field, ref })),
+        // Field names and where they are looked up (e.g. "env:E2B_API_KEY"), never the values:
+        // `ref` is the platform default, `teamRef` the team's own binding if it has one.
+        credentialRefs: Object.entries(ext.credentials).map(([field, ref]) => ({
+          field,
+          ref,
+          teamRef: bindings.get(ext.id)?.get(field) ?? null,
+        })),
+        // Whether the team's effective credentials resolve now, and whose they are.
         credentials: resolved.ok
-          ? { resolves: true, reason: null }
-          : { resolves: false, reason: resolved.reason },
+          ? { resolves: true, reason: null, source }
+          : { resolves: false, reason: resolved.reason, source },
       };
     }),
   );

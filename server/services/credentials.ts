@@ -46,8 +46,11 @@ export async function resolveTeamCredentials(rt: Runtime, teamId: string, ext: E
 }
 
 /** Schemes a team may name in its own bindings (operator setting SANDBOXER_BYOK_SCHEMES). */
+export function byokSchemes(rt: Pick<Runtime, "env">): string[] {
+  return [...new Set(rt.env.SANDBOXER_BYOK_SCHEMES.split(",").map((s) => s.trim()).filter(Boolean))];
+}
 function allowedSchemes(rt: Runtime): Set<string> {
-  return new Set(rt.env.SANDBOXER_BYOK_SCHEMES.split(",").map((s) => s.trim()).filter(Boolean));
+  return new Set(byokSchemes(rt));
 }
 
 export async function bindCredential(
@@ -101,6 +104,7 @@ export async function listCredentialBindings(rt: Runtime, teamId: string) {
     [...rt.catalog.extensions.values()]
       .filter((ext) => Object.keys(ext.credentials).length > 0)
       .map(async (ext) => ({
+        name: ext.name,
         fields: Object.keys(ext.credentials).map((field) => ({
           field,
           platformRef: ext.credentials[field]!,

@@ -2,6 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usageRecords } from "../../../db/schema";
 import { createTestRuntime, openTestDb, type TestRuntime } from "../../testing/harness";
+import { startOpenBaoFake } from "../../testing/openbao-fake";
 import { createApiKey, createTeam, createUser, setMembership } from "../../services/teams";
 import { createContext } from "../context";
 import { createCaller } from "../root";
@@ -13,10 +14,19 @@ const keys: Record<string, string> = {};
 let teamA = "";
 let teamB = "";
 const SECRET = "e2b-secret-value-never-shown";
+const TEAM_SECRET = "modal-team-secret-never-shown";
+let bao: Awaited<ReturnType<typeof startOpenBaoFake>>;
 
 beforeAll(async () => {
   dbHandle = await openTestDb();
-  rt = await createTestRuntime(dbHandle, { processEnv: { E2B_API_KEY: SECRET } });
+  bao = await startOpenBaoFake({ token: "bao-token" });
+  rt = await createTestRuntime(dbHandle, {
+    processEnv: {
+      E2B_API_KEY: SECRET,
+      SANDBOXER_OPENBAO_ADDR: bao.url,
+      SANDBOXER_OPENBAO_TOKEN: "bao-token",
+    },
+  });
   const owner = await createUser(rt, {
     email: "owner@a.test",
     password: "password-owner",
@@ -41,6 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await rt.cleanup();
   await dbHandle.drop();
+  await bao.close();
 });
 
 async function as(who: string) {
@@ -152,10 +163,78 @@ describe("registry", () => {
     const registry = await (await as("finance")).registry.list();
     expect(JSON.stringify(registry)).not.toContain(SECRET);
     const e2b = registry.extensions.find((x) => x.id === "ext.e2b")!;
-    expect(e2b.credentials).toEqual({ resolves: true, reason: null });
+    expect(e2b.credentials).toEqual({ resolves: true, reason: null, source: "platform" });
     const modal = registry.extensions.find((x) => x.id === "ext.modal")!;
     expect(modal.credentials.resolves).toBe(false);
     expect(registry.profiles.map((p) => p.id)).toContain("profile.burst-sandbox");
+  });
+
+  it("is team-aware: a team's own keys resolve for that team only, and values never appear", async () => {
+    bao.put("secret/a/modal", { id: "ak-team-a", secret: TEAM_SECRET });
+    const admin = await as("admin");
+    expect(await admin.credentials.schemes()).toEqual({ allowed: ["openbao"] });
+    const refused = await errorOf(
+      admin.credentials.bind({
+        extensionId: "ext.modal",
+        field: "token_id",
+        secretRef: "env:HOME",
+      }),
+    );
+    expect(refused.code).toBe("BAD_REQUEST");
+    expect(fieldOf(refused)).toBe("secretRef");
+    expect(
+      (
+        await errorOf(
+          (await as("member")).credentials.bind({
+            extensionId: "ext.modal",
+            field: "token_id",
+            secretRef: "openbao://secret/a/modal#id",
+          }),
+        )
+      ).code,
+    ).toBe("FORBIDDEN");
+
+    await admin.credentials.bind({
+      extensionId: "ext.modal",
+      field: "token_id",
+      secretRef: "openbao://secret/a/modal#id",
+    });
+    const half = (await (await as("finance")).registry.list()).extensions.find(
+      (x) => x.id === "ext.modal",
+    )!;
+    // token_secret still falls back to the platform default, which is not set.
+    expect(half.credentials).toMatchObject({ resolves: false, source: "team" });
+    expect(half.credentials.reason).toMatch(/MODAL_TOKEN_SECRET is not set/);
+
+    await admin.credentials.bind({
+      extensionId: "ext.modal",
+      field: "token_secret",
+      secretRef: "openbao://secret/a/modal#secret",
+    });
+    const mine = await (await as("finance")).registry.list();
+    const modal = mine.extensions.find((x) => x.id === "ext.modal")!;
+    expect(modal.credentials).toEqual({ resolves: true, reason: null, source: "team" });
+    expect(modal.credentialRefs).toEqual([
+      { field: "token_id", ref: "env:MODAL_TOKEN_ID", teamRef: "openbao://secret/a/modal#id" },
+      {
+        field: "token_secret",
+        ref: "env:MODAL_TOKEN_SECRET",
+        teamRef: "openbao://secret/a/modal#secret",
+      },
+    ]);
+    expect(JSON.stringify(mine)).not.toContain(TEAM_SECRET);
+    expect(JSON.stringify(await (await as("member")).credentials.list())).not.toContain(
+      TEAM_SECRET,
+    );
+
+    const theirs = (await (await as("other")).registry.list()).extensions.find(
+      (x) => x.id === "ext.modal",
+    )!;
+    expect(theirs.credentials).toMatchObject({ resolves: false, source: "platform" });
+    expect(theirs.credentialRefs.every((c) => c.teamRef === null)).toBe(true);
+
+    await admin.credentials.remove({ extensionId: "ext.modal", field: "token_secret" });
+    await admin.credentials.remove({ extensionId: "ext.modal", field: "token_id" });
   });
 });
 

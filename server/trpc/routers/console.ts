@@ -42,8 +42,8 @@ export const apiKeysRouter = router({
 });
 
 export const registryRouter = router({
-  /** Profiles and extensions: pricing, limits, and whether credentials resolve (never values). */
-  list: teamProcedure.query(({ ctx }) => listRegistry(ctx.rt)),
+  /** Profiles and extensions: pricing, limits, and whether the team's credentials resolve (never values). */
+  list: teamProcedure.query(({ ctx }) => listRegistry(ctx.rt, ctx.team.teamId)),
 });
 
 export const reportsRouter = router({
