@@ -30,7 +30,19 @@ beforeAll(async () => {
   dbHandle = await openTestDb();
   // The simulated provider keeps its state on the shared test Redis: flushing the queue's
   // Redis must not make it forget its sandboxes.
-  const processEnv = { ...process.env, REDIS_URL: redis.url, SANDBOXER_STUB_REDIS_URL: redisUrl(), SANDBOXER_STUB_LATENCY_MS: "0", E2B_API_KEY: "", MODAL_TOKEN_ID: "", MODAL_TOKEN_SECRET: "" };
+  const processEnv = {
+    ...process.env,
+    REDIS_URL: redis.url,
+    SANDBOXER_STUB_REDIS_URL: redisUrl(),
+    SANDBOXER_STUB_LATENCY_MS: "0",
+    E2B_API_KEY: "",
+    MODAL_TOKEN_ID: "",
+    MODAL_TOKEN_SECRET: "",
+    // fin-hub configured (nothing listens there), so its export scheduler exists too.
+    SANDBOXER_FIN_HUB_URL: "http://127.0.0.1:9/batches",
+    SANDBOXER_FIN_HUB_SECRET: "redis-loss-test-secret-0123456789abcdef",
+    SANDBOXER_FIN_HUB_INTERVAL_MS: "600000",
+  };
   rt = await createRuntime({ env: loadEnv(processEnv), db: dbHandle, keyPrefix: prefix, logger: createLogger({ level: "silent" }), processEnv });
   workers = await startWorkers(rt, { concurrency: 5, sweepEveryMs: 300 });
 });
@@ -54,7 +66,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 describe.skipIf(skip)("queue Redis flushed", () => {
-  it("restores the sweep scheduler, and the sweep tears down a sandbox whose TTL job was lost", async () => {
+  it("restores the job schedulers, and the sweep tears down a sandbox whose TTL job was lost", async () => {
     const teamId = await seedTeam(rt, 10_000_000n);
     const created = await createSandbox(rt, { teamId, userId: null }, { profile: "burst-sandbox", ttlSeconds: 2 });
     const ready = await until("ready", async () => {
@@ -67,7 +79,10 @@ describe.skipIf(skip)("queue Redis flushed", () => {
     c.disconnect();
     expect(await rt.queue.queue.getJobScheduler("sandbox.sweep")).toBeUndefined();
 
-    await until("scheduler restored", async () => Boolean(await rt.queue.queue.getJobScheduler("sandbox.sweep")), 5_000);
+    await until("schedulers restored", async () => {
+      const ids = ["sandbox.sweep", "reconcile.extension:ext.saas-stub", "billing.export"];
+      return (await Promise.all(ids.map((id) => rt.queue.queue.getJobScheduler(id)))).every(Boolean);
+    }, 5_000);
     const done = await until("destroyed", async () => {
       const [row] = await rt.db.select().from(sandboxes).where(eq(sandboxes.id, created.id));
       return row?.state === "destroyed" ? row : null;

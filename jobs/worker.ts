@@ -172,11 +172,14 @@ export async function startWorkers(
   // fin-hub export: scheduled only when configured; removed when it is turned off.
   const finHub = finHubConfig(rt.env);
   if (finHub) {
-    await rt.queue.queue.upsertJobScheduler(
-      "billing.export",
-      { every: finHub.intervalMs },
-      { name: "billing.export", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
-    );
+    const upsertExport = () =>
+      rt.queue.queue.upsertJobScheduler(
+        "billing.export",
+        { every: finHub.intervalMs },
+        { name: "billing.export", data: {}, opts: { removeOnComplete: true, removeOnFail: true } },
+      );
+    schedulers.set("billing.export", upsertExport); // restored after a flush like the others
+    await upsertExport();
   } else await rt.queue.queue.removeJobScheduler("billing.export");
   await worker.waitUntilReady();
   rt.logger.info({ concurrency: worker.opts.concurrency }, "worker started");

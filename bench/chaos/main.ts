@@ -41,6 +41,9 @@ if (!hasRedisServer()) {
 const databaseUrl =
   process.env.CHAOS_DATABASE_URL || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 
+// Exit handlers (bench/chaos/procs.ts) stop the workers and private redis-servers.
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
+
 const report = await runChaos({
   ...chaosDefaults,
   lifecycles: num(values.lifecycles, chaosDefaults.lifecycles),

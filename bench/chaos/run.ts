@@ -657,7 +657,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       violations: violations.length,
     };
     const text = formatReport(figures, violations);
-    return { ok: violations.length === 0, violations, figures, text };
+    const ok = violations.length === 0;
+    // Logs are kept when something was violated (or on request), to read what happened.
+    if (ok && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
+    else opts.log(`logs kept in ${path.relative(ROOT, workDir)}`);
+    return { ok, violations, figures, text };
   } finally {
     loops.on = false;
     await Promise.all(background.map((p) => p.catch(() => {})));
