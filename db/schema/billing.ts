@@ -36,15 +36,25 @@ export const finHubBatches = pgTable(
     requeuedBy: text("requeued_by"),
     requeueCount: integer("requeue_count").notNull().default(0),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The usage records in the batch: a record is exported when its batch is `sent`. */
+    recordIds: text("record_ids").array().notNull().default(sql`'{}'::text[]`),
+    /** Per team in the batch: records and micro-dollars (a decimal string), for team views. */
+    teamTotals: jsonb("team_totals").$type<Record<string, { records: number; micros: string }>>().notNull().default(sql`'{}'::jsonb`),
   },
-  (t) => [uniqueIndex("fin_hub_batches_seq_uq").on(t.seq), index("fin_hub_batches_status_next_idx").on(t.status, t.nextAttemptAt)],
+  (t) => [
+    uniqueIndex("fin_hub_batches_seq_uq").on(t.seq),
+    index("fin_hub_batches_status_next_idx").on(t.status, t.nextAttemptAt),
+    index("fin_hub_batches_team_totals_idx").using("gin", t.teamTotals),
+  ],
 );
 
 /**
- * The transactional outbox: one row per usage record, written in the settle transaction with the
- * debit. The primary key makes a second row for the same record impossible, and the single
- * `batch_id` column means a record can belong to one batch only. `exported_at` is set only
- * after fin-hub answered 2xx for that batch.
+ * The transactional outbox: one row per usage record not yet in a fin-hub batch, written in the
+ * settle transaction with the debit. The primary key makes a second row for the same record
+ * impossible. Cutting a batch DELETEs its rows (… RETURNING, under row locks) in the transaction
+ * that stores the batch, so a record can be taken by one batch only; from then on the batch's
+ * `record_ids` and status say where it is. Records are exported once their batch is `sent`
+ * (fin-hub answered 2xx).
  */
 export const billingOutbox = pgTable(
   "billing_outbox",
@@ -62,15 +72,8 @@ export const billingOutbox = pgTable(
     recordJson: text("record_json"),
     costMicros: bigint("cost_micros", { mode: "bigint" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-    batchId: text("batch_id").references(() => finHubBatches.id),
-    exportedAt: timestamp("exported_at", { withTimezone: true }),
   },
-  (t) => [
-    uniqueIndex("billing_outbox_sandbox_uq").on(t.sandboxId),
-    index("billing_outbox_unbatched_idx").on(t.usageRecordId).where(sql`batch_id is null`),
-    index("billing_outbox_batch_idx").on(t.batchId),
-    index("billing_outbox_team_batch_idx").on(t.teamId, t.batchId),
-  ],
+  (t) => [uniqueIndex("billing_outbox_sandbox_uq").on(t.sandboxId), index("billing_outbox_team_idx").on(t.teamId)],
 );
 
 export const usageExportFormats = ["csv", "focus"] as const;

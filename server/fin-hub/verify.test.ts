@@ -116,6 +116,9 @@ describe("payload", () => {
     expect(formatDurationSeconds(1200)).toBe("1.2");
     expect(formatDurationSeconds(3_599_999)).toBe("3599.999");
     expect(awkwardBody().text).toBe(awkwardBody().text);
+    // Built by concatenation, the body is still exactly JSON.stringify of what it says.
+    const text = awkwardBody().text;
+    expect(JSON.stringify(JSON.parse(text))).toBe(text);
     expect(awkwardBody().sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -1,4 +1,4 @@
-import { eq, inArray, isNull } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { billingOutbox, finHubBatches, organization } from "../../db/schema";
 import type { FinHubConfig } from "../fin-hub/config";
@@ -75,8 +75,20 @@ describe("outbox", () => {
     await settleSandbox(rt, id, { outcome: "terminated", providerEndedAt: null, reason: "again" });
     const rows = await rt.db.select().from(billingOutbox).where(eq(billingOutbox.sandboxId, id));
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.batchId).toBeNull();
-    expect(rows[0]!.exportedAt).toBeNull();
+    // The record is serialized once, here, with the team's name.
+    expect(JSON.parse(rows[0]!.recordJson!)).toMatchObject({ sandbox_id: id, team: { id: teamId, name: "Outbox team" }, cost_micros: rows[0]!.costMicros!.toString() });
+  });
+
+  it("batches rows backfilled by the migration (no stored JSON) from their usage records", async () => {
+    const teamId = await team("Backfilled team");
+    const id = await metered(teamId, 6_000);
+    await rt.db.update(billingOutbox).set({ recordJson: null, costMicros: null }).where(eq(billingOutbox.sandboxId, id));
+    const batch = await claimBatch(rt, cfg({ batchSize: 100 }));
+    const body = JSON.parse(batch!.body);
+    const rec = body.records.find((r: { sandbox_id: string }) => r.sandbox_id === id);
+    expect(rec).toMatchObject({ team: { name: "Backfilled team" }, cost_micros: "156", cost: "0.000156" });
+    expect(body.record_count).toBe(batch!.recordCount);
+    // Left pending for the delivery tests below.
   });
 });
 
@@ -117,7 +129,11 @@ describe("delivery", () => {
       expect(receiver.batches.get(b.id)?.sha256).toBe(b.bodySha256);
       expect(sha256Hex(b.body)).toBe(b.bodySha256);
     }
-    expect(await rt.db.select().from(billingOutbox).where(isNull(billingOutbox.exportedAt))).toHaveLength(0);
+    // Nothing left in the outbox; every usage record is in exactly one sent batch.
+    expect(await rt.db.select().from(billingOutbox)).toHaveLength(0);
+    const ids = batches.flatMap((b) => b.recordIds);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(rec.usage.records);
 
     // Team names travel intact, whatever their characters.
     const names = new Set([...receiver.batches.values()].flatMap((b) => b.body.records.map((r) => r.team.name)));
@@ -150,10 +166,9 @@ describe("delivery", () => {
     const c = cfg({ batchSize: 2, concurrency: 3 });
     await Promise.all([runFinHubExport(rt, { cfg: c, budgetMs: 10_000 }), runFinHubExport(rt, { cfg: c, budgetMs: 10_000 }), claimBatch(rt, c)]);
     await drain(c);
-    const perRecord = await rt.db
-      .select({ id: billingOutbox.usageRecordId, batch: billingOutbox.batchId })
-      .from(billingOutbox)
-      .where(eq(billingOutbox.teamId, teamId));
+    const perRecord = (await rt.db.select().from(finHubBatches).where(sql`${finHubBatches.teamTotals} ? ${teamId}`)).flatMap((b) =>
+      b.recordIds.filter((id) => receiver.batches.get(b.id)!.body.records.some((r) => r.record_id === id && r.team.id === teamId)).map((id) => ({ id, batch: b.id })),
+    );
     expect(perRecord).toHaveLength(15);
     for (const r of perRecord) expect(receiver.recordBatch.get(r.id)).toBe(r.batch);
     const seqs = (await rt.db.select({ seq: finHubBatches.seq }).from(finHubBatches).orderBy(finHubBatches.seq)).map((s) => s.seq);
@@ -177,8 +192,8 @@ describe("dead letter", () => {
       late = await metered(teamId, 5_000);
       for (let i = 0; i < 5; i++) {
         clock.advance(60_000);
-        const [row] = await rt.db.select().from(billingOutbox).where(eq(billingOutbox.sandboxId, late));
-        expect(row!.batchId).toBeNull();
+        // Still in the outbox: not cut into a batch while another one is failing.
+        expect(await rt.db.select().from(billingOutbox).where(eq(billingOutbox.sandboxId, late))).toHaveLength(1);
         await runFinHubExport(rt, { cfg: c, budgetMs: 5_000 });
         if ((await listFinHubBatches(rt, teamId, { status: "dead" })).items.length) break;
       }
@@ -237,9 +252,11 @@ describe("dead letter", () => {
     // Fixed: retried with the right secret, it goes through.
     await requeueFinHubBatch(rt, { teamId, userId: null }, dead.items[0]!.id, "retry");
     await drain(cfg());
-    const ids = (await rt.db.select({ b: billingOutbox.batchId }).from(billingOutbox).where(eq(billingOutbox.teamId, teamId))).map((r) => r.b!);
-    const rows = await rt.db.select().from(finHubBatches).where(inArray(finHubBatches.id, ids));
+    const rows = await rt.db.select().from(finHubBatches).where(sql`${finHubBatches.teamTotals} ? ${teamId}`);
+    expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => r.status === "sent")).toBe(true);
-    expect(await rt.db.select().from(billingOutbox).where(isNull(billingOutbox.exportedAt))).toHaveLength(0);
+    const rec = await finHubReconciliation(rt, teamId);
+    expect(rec.exported.micros).toBe(rec.ledgerDebitMicros);
+    expect(rec.unbatched.records + rec.inFlight.records + rec.dead.records).toBe(0);
   });
 });

@@ -13,12 +13,14 @@
  * A retry or re-send never re-reads the usage records: it sends the stored body under the same
  * batch id, so a receiver that stored a batch and lost the reply sees that id again.
  */
+import http from "node:http";
+import https from "node:https";
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { DbOrTx } from "../../db/client";
 import { billingOutbox, creditLedger, finHubBatches, organization, usageRecords, type FinHubBatchStatus } from "../../db/schema";
 import { AppError } from "../errors";
 import { finHubBackoffMs, finHubConfig, parseRetryAfter, type FinHubConfig } from "../fin-hub/config";
-import { serializeBatch, type FinHubSourceRow } from "../fin-hub/payload";
+import { recordJsonOf, serializeBatchJson } from "../fin-hub/payload";
 import { FIN_HUB_HEADERS, signatureHeaders } from "../fin-hub/verify";
 import { newId } from "../ids";
 import type { Runtime } from "../runtime";
@@ -28,7 +30,45 @@ import type { Runtime } from "../runtime";
  * record insert; keyed by the record (and unique per sandbox), so a second settle adds nothing.
  */
 export async function enqueueForFinHub(tx: DbOrTx, rec: { usageRecordId: string; sandboxId: string; teamId: string; at: Date }): Promise<void> {
-  await tx.insert(billingOutbox).values({ usageRecordId: rec.usageRecordId, sandboxId: rec.sandboxId, teamId: rec.teamId, createdAt: rec.at }).onConflictDoNothing();
+  // Serialized here, once: cutting a batch later only concatenates these strings.
+  const [row] = await sourceRows(tx).where(eq(usageRecords.id, rec.usageRecordId));
+  await tx
+    .insert(billingOutbox)
+    .values({
+      usageRecordId: rec.usageRecordId,
+      sandboxId: rec.sandboxId,
+      teamId: rec.teamId,
+      recordJson: row ? recordJsonOf(row) : null,
+      costMicros: row?.costMicros ?? null,
+      createdAt: rec.at,
+    })
+    .onConflictDoNothing();
+}
+
+/** Usage records with their team's name: what a fin-hub record is made of. */
+function sourceRows(db: DbOrTx) {
+  return db
+    .select({
+      id: usageRecords.id,
+      sandboxId: usageRecords.sandboxId,
+      teamId: usageRecords.teamId,
+      teamName: organization.name,
+      extensionId: usageRecords.extensionId,
+      profileId: usageRecords.profileId,
+      providerSandboxId: usageRecords.providerSandboxId,
+      startedAt: usageRecords.startedAt,
+      endedAt: usageRecords.endedAt,
+      durationMs: usageRecords.durationMs,
+      resources: usageRecords.resources,
+      rateCardVersion: usageRecords.rateCardVersion,
+      currency: usageRecords.currency,
+      costMicros: usageRecords.costMicros,
+      credentialSource: usageRecords.credentialSource,
+      endReason: usageRecords.endReason,
+    })
+    .from(usageRecords)
+    .innerJoin(organization, eq(organization.id, usageRecords.teamId))
+    .$dynamic();
 }
 
 type Batch = typeof finHubBatches.$inferSelect;
@@ -38,66 +78,68 @@ const CLAIM_LOCK = "sandboxer:fin-hub:claim";
 const LEASE_GRACE_MS = 30_000;
 
 /**
- * Claims up to `batchSize` unexported records into a new batch, already leased to the caller.
- * The advisory lock serializes claims across every worker (so seq is gapless and a record can
- * never land in two batches); the primary key on the outbox row is the second guard.
+ * Claims up to `batchSize` outbox rows into a new batch, already leased to the caller. The rows
+ * are DELETEd (… RETURNING, under row locks, skipping rows another claim holds) in the
+ * transaction that stores the batch, so a record can be taken by one batch only. Claims run in
+ * parallel; only the last step — the sequence number — takes the advisory lock, held to commit,
+ * so seq is gapless and increases in commit order.
  */
 export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased | null> {
   return rt.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`);
-    const rows: FinHubSourceRow[] = await tx
-      .select({
-        id: usageRecords.id,
-        sandboxId: usageRecords.sandboxId,
-        teamId: usageRecords.teamId,
-        teamName: organization.name,
-        extensionId: usageRecords.extensionId,
-        profileId: usageRecords.profileId,
-        providerSandboxId: usageRecords.providerSandboxId,
-        startedAt: usageRecords.startedAt,
-        endedAt: usageRecords.endedAt,
-        durationMs: usageRecords.durationMs,
-        resources: usageRecords.resources,
-        rateCardVersion: usageRecords.rateCardVersion,
-        currency: usageRecords.currency,
-        costMicros: usageRecords.costMicros,
-        credentialSource: usageRecords.credentialSource,
-        endReason: usageRecords.endReason,
-      })
+    const next = tx
+      .select({ id: billingOutbox.usageRecordId })
       .from(billingOutbox)
-      .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
-      .innerJoin(organization, eq(organization.id, usageRecords.teamId))
-      .where(isNull(billingOutbox.batchId))
       .orderBy(asc(billingOutbox.usageRecordId))
       .limit(cfg.batchSize)
-      .for("update", { of: billingOutbox, skipLocked: true });
-    if (rows.length === 0) return null;
-    const now = rt.clock.now();
+      .for("update", { skipLocked: true });
+    const taken = await tx
+      .delete(billingOutbox)
+      .where(inArray(billingOutbox.usageRecordId, next))
+      .returning({ id: billingOutbox.usageRecordId, teamId: billingOutbox.teamId, json: billingOutbox.recordJson, costMicros: billingOutbox.costMicros });
+    if (taken.length === 0) return null;
+    taken.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Rows from before the outbox stored their JSON (migration 0003's backfill): serialize now.
+    const missing = taken.filter((c) => c.json === null || c.costMicros === null);
+    if (missing.length) {
+      const rows = await sourceRows(tx).where(inArray(usageRecords.id, missing.map((m) => m.id)));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const m of missing) {
+        const r = byId.get(m.id);
+        if (!r) throw new Error(`usage record ${m.id} is missing; cannot batch it for fin-hub`);
+        m.json = recordJsonOf(r);
+        m.costMicros = r.costMicros;
+      }
+    }
+    const teams = new Map<string, { records: number; micros: bigint }>();
+    for (const t of taken) {
+      const cur = teams.get(t.teamId) ?? { records: 0, micros: 0n };
+      cur.records++;
+      cur.micros += t.costMicros!;
+      teams.set(t.teamId, cur);
+    }
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`);
     const [last] = await tx.select({ seq: sql<string>`coalesce(max(${finHubBatches.seq}), 0)` }).from(finHubBatches);
     const seq = Number(last?.seq ?? 0) + 1;
+    const now = rt.clock.now();
     const id = newId("fhb", now);
-    const body = serializeBatch({ id, seq, createdAt: now }, rows);
+    const body = serializeBatchJson({ id, seq, createdAt: now }, taken.map((c) => ({ json: c.json!, costMicros: c.costMicros! })));
     await tx.insert(finHubBatches).values({
       id,
       seq,
       status: "pending",
-      recordCount: rows.length,
+      recordCount: taken.length,
       totalMicros: body.totalMicros,
       body: body.text,
       bodySha256: body.sha256,
+      recordIds: taken.map((t) => t.id),
+      teamTotals: Object.fromEntries([...teams].map(([team, v]) => [team, { records: v.records, micros: v.micros.toString() }])),
       attempts: 1,
       nextAttemptAt: now,
       leasedUntil: new Date(now.getTime() + cfg.timeoutMs + LEASE_GRACE_MS),
       createdAt: now,
       updatedAt: now,
     });
-    const claimed = await tx
-      .update(billingOutbox)
-      .set({ batchId: id })
-      .where(and(inArray(billingOutbox.usageRecordId, rows.map((r) => r.id)), isNull(billingOutbox.batchId)))
-      .returning({ id: billingOutbox.usageRecordId });
-    if (claimed.length !== rows.length) throw new Error(`claimed ${claimed.length} of ${rows.length} outbox rows for ${id}; rolling back`);
-    return { id, seq, body: body.text, attempts: 1, recordCount: rows.length };
+    return { id, seq, body: body.text, attempts: 1, recordCount: taken.length };
   });
 }
 
@@ -130,6 +172,40 @@ export type SendOutcome =
   | { ok: true; status: number }
   | { ok: false; status: number | null; error: string; retryAfterMs?: number; permanent: boolean };
 
+/**
+ * Keep-alive connections to fin-hub (node:http, not fetch: no stream copies of a large body).
+ * Idle sockets are closed after 4 s, before a typical server's keep-alive runs out.
+ */
+const agents = {
+  "http:": new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 }),
+  "https:": new https.Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 }),
+};
+
+class SendTimeout extends Error {}
+
+function post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<{ status: number; retryAfter: string | null; text: string }> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === "https:" ? https : http;
+    const req = mod.request(url, { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: agents[url.protocol as "http:" | "https:"] }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        if (size < 16_384) chunks.push(c);
+        size += c.length;
+      });
+      res.on("end", () => {
+        const retryAfter = res.headers["retry-after"];
+        resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retryAfter) ? (retryAfter[0] ?? null) : (retryAfter ?? null), text: Buffer.concat(chunks).toString("utf8") });
+      });
+      res.on("error", reject);
+    });
+    const timer = setTimeout(() => req.destroy(new SendTimeout()), timeoutMs);
+    req.on("error", reject);
+    req.on("close", () => clearTimeout(timer));
+    req.end(body);
+  });
+}
+
 /** One signed POST of the stored bytes. Never throws: every failure is an outcome. */
 export async function sendBatch(rt: Runtime, cfg: FinHubConfig, batch: Leased): Promise<SendOutcome> {
   const body = Buffer.from(batch.body, "utf8");
@@ -143,46 +219,37 @@ export async function sendBatch(rt: Runtime, cfg: FinHubConfig, batch: Leased): 
     // The signature timestamp is of this send; the body bytes are the same on every send.
     ...signatureHeaders(cfg.secrets, body, new Date()),
   };
-  let res: Response;
+  let res: Awaited<ReturnType<typeof post>>;
   try {
-    res = await fetch(cfg.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(cfg.timeoutMs) });
+    res = await post(new URL(cfg.url), headers, body, cfg.timeoutMs);
   } catch (err) {
     return { ok: false, status: null, error: networkError(err, cfg.timeoutMs), permanent: false };
   }
-  let text = "";
-  try {
-    text = await res.text();
-  } catch {
-    // The status is what counts; a body cut short does not change it.
-  }
   if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-  const detail = text.replace(/\s+/g, " ").trim().slice(0, 300);
+  const detail = res.text.replace(/\s+/g, " ").trim().slice(0, 300);
   const error = `HTTP ${res.status}${detail ? `: ${detail}` : ""}`;
   if (res.status >= 300 && res.status < 400) {
     return { ok: false, status: res.status, error: `${error} (a redirect: set SANDBOXER_FIN_HUB_URL to the final URL)`, permanent: true };
   }
   const retryable = res.status >= 500 || [408, 425, 429].includes(res.status);
-  return { ok: false, status: res.status, error, retryAfterMs: parseRetryAfter(res.headers.get("retry-after")), permanent: !retryable };
+  return { ok: false, status: res.status, error, retryAfterMs: parseRetryAfter(res.retryAfter), permanent: !retryable };
 }
 
 function networkError(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return `no answer within ${timeoutMs} ms`;
-  const cause = e?.cause?.code ?? e?.cause?.message;
-  return `${e?.message ?? String(err)}${cause ? ` (${cause})` : ""}`.slice(0, 300);
+  if (err instanceof SendTimeout) return `no answer within ${timeoutMs} ms`;
+  const e = err as NodeJS.ErrnoException;
+  return `${e?.message ?? String(err)}${e?.code && !e.message?.includes(e.code) ? ` (${e.code})` : ""}`.slice(0, 300);
 }
 
 /** Records the outcome of a send: sent (and its records exported), retry later, or dead. */
 export async function recordOutcome(rt: Runtime, cfg: FinHubConfig, batch: Leased, outcome: SendOutcome): Promise<FinHubBatchStatus> {
   const now = rt.clock.now();
   if (outcome.ok) {
-    await rt.db.transaction(async (tx) => {
-      await tx
-        .update(finHubBatches)
-        .set({ status: "sent", sentAt: now, leasedUntil: null, lastStatus: outcome.status, lastError: null, updatedAt: now })
-        .where(eq(finHubBatches.id, batch.id));
-      await tx.update(billingOutbox).set({ exportedAt: now }).where(and(eq(billingOutbox.batchId, batch.id), isNull(billingOutbox.exportedAt)));
-    });
+    // The batch's records are exported from this moment: `sent_at` keeps the first 2xx.
+    await rt.db
+      .update(finHubBatches)
+      .set({ status: "sent", sentAt: sql`coalesce(${finHubBatches.sentAt}, ${now})`, leasedUntil: null, lastStatus: outcome.status, lastError: null, updatedAt: now })
+      .where(eq(finHubBatches.id, batch.id));
     return "sent";
   }
   const dead = outcome.permanent || batch.attempts >= cfg.attempts;
@@ -273,7 +340,7 @@ export type BatchView = {
 
 export async function listFinHubBatches(rt: Runtime, teamId: string, opts: { status?: FinHubBatchStatus; cursor?: number; limit?: number } = {}) {
   const limit = Math.min(Math.max(opts.limit ?? 50, 1), 200);
-  const conditions: SQL[] = [eq(billingOutbox.teamId, teamId)];
+  const conditions: SQL[] = [hasTeam(teamId)];
   if (opts.status) conditions.push(eq(finHubBatches.status, opts.status));
   if (opts.cursor !== undefined) conditions.push(lt(finHubBatches.seq, opts.cursor));
   const rows = await rt.db
@@ -290,14 +357,11 @@ export async function listFinHubBatches(rt: Runtime, teamId: string, opts: { sta
       deadAt: finHubBatches.deadAt,
       requeuedAt: finHubBatches.requeuedAt,
       requeueCount: finHubBatches.requeueCount,
-      teamRecords: sql<number>`count(*)::int`,
-      teamCostMicros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text`,
+      teamRecords: sql<number>`(${finHubBatches.teamTotals} -> ${teamId} ->> 'records')::int`,
+      teamCostMicros: sql<string>`${finHubBatches.teamTotals} -> ${teamId} ->> 'micros'`,
     })
     .from(finHubBatches)
-    .innerJoin(billingOutbox, eq(billingOutbox.batchId, finHubBatches.id))
-    .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
     .where(and(...conditions))
-    .groupBy(finHubBatches.id)
     .orderBy(desc(finHubBatches.seq))
     .limit(limit + 1);
   const page = rows.slice(0, limit);
@@ -321,6 +385,9 @@ export async function listFinHubBatches(rt: Runtime, teamId: string, opts: { sta
   return { items, nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null };
 }
 
+/** The batch holds some of this team's records. */
+const hasTeam = (teamId: string) => sql`${finHubBatches.teamTotals} ? ${teamId}`;
+
 /**
  * Puts a batch back in the queue: a dead one (`retry`) or a delivered one (`resend`, for when
  * fin-hub lost it). Same id, same seq, same stored bytes; attempts start again. Only a batch
@@ -330,11 +397,7 @@ export async function requeueFinHubBatch(rt: Runtime, actor: { teamId: string; u
   const from: FinHubBatchStatus = mode === "retry" ? "dead" : "sent";
   const now = rt.clock.now();
   return rt.db.transaction(async (tx) => {
-    const [mine] = await tx
-      .select({ id: billingOutbox.usageRecordId })
-      .from(billingOutbox)
-      .where(and(eq(billingOutbox.batchId, batchId), eq(billingOutbox.teamId, actor.teamId)))
-      .limit(1);
+    const [mine] = await tx.select({ id: finHubBatches.id }).from(finHubBatches).where(and(eq(finHubBatches.id, batchId), hasTeam(actor.teamId)));
     if (!mine) throw new AppError("NOT_FOUND", `no fin-hub batch ${batchId} with your team's records`);
     const [row] = await tx
       .update(finHubBatches)
@@ -352,30 +415,34 @@ export async function requeueFinHubBatch(rt: Runtime, actor: { teamId: string; u
 
 /**
  * Money in each stage for a team (or the whole installation when teamId is null): ledger debits,
- * usage records, exported (2xx from fin-hub), in flight, dead, not yet batched. When the export
- * is caught up, exported = usage = debits to the micro-dollar.
+ * usage records, exported (fin-hub answered 2xx at least once), in flight, dead, not yet
+ * batched. When the export is caught up, exported = usage = debits to the micro-dollar.
  */
 export async function finHubReconciliation(rt: Runtime, teamId: string | null) {
-  const team = (col: Parameters<typeof eq>[0]) => (teamId ? [eq(col, teamId)] : []);
   const [debits] = await rt.db
     .select({ micros: sql<string>`coalesce(sum(${creditLedger.amountMicros}), 0)::text` })
     .from(creditLedger)
-    .where(and(eq(creditLedger.kind, "debit"), ...team(creditLedger.teamId)));
-  const stages = await rt.db
-    .select({
-      stage: sql<string>`case when ${billingOutbox.batchId} is null then 'unbatched' when ${billingOutbox.exportedAt} is not null then 'exported' else ${finHubBatches.status} end`,
-      records: sql<number>`count(*)::int`,
-      micros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text`,
-    })
-    .from(billingOutbox)
-    .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
-    .leftJoin(finHubBatches, eq(finHubBatches.id, billingOutbox.batchId))
-    .where(and(...team(billingOutbox.teamId)))
-    .groupBy(sql`1`);
+    .where(and(eq(creditLedger.kind, "debit"), ...(teamId ? [eq(creditLedger.teamId, teamId)] : [])));
   const [usage] = await rt.db
     .select({ records: sql<number>`count(*)::int`, micros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text` })
     .from(usageRecords)
-    .where(and(...team(usageRecords.teamId)));
+    .where(teamId ? eq(usageRecords.teamId, teamId) : undefined);
+  const [unbatched] = await rt.db
+    .select({ records: sql<number>`count(*)::int`, micros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text` })
+    .from(billingOutbox)
+    .innerJoin(usageRecords, eq(usageRecords.id, billingOutbox.usageRecordId))
+    .where(teamId ? eq(billingOutbox.teamId, teamId) : undefined);
+  const records = teamId ? sql`(${finHubBatches.teamTotals} -> ${teamId} ->> 'records')::bigint` : sql`${finHubBatches.recordCount}`;
+  const micros = teamId ? sql`(${finHubBatches.teamTotals} -> ${teamId} ->> 'micros')::numeric` : sql`${finHubBatches.totalMicros}`;
+  const stages = await rt.db
+    .select({
+      stage: sql<string>`case when ${finHubBatches.sentAt} is not null then 'exported' else ${finHubBatches.status} end`,
+      records: sql<string>`coalesce(sum(${records}), 0)::text`,
+      micros: sql<string>`coalesce(sum(${micros}), 0)::text`,
+    })
+    .from(finHubBatches)
+    .where(teamId ? hasTeam(teamId) : undefined)
+    .groupBy(sql`1`);
   const stage = (name: string) => {
     const s = stages.find((x) => x.stage === name);
     return { records: Number(s?.records ?? 0), micros: String(s?.micros ?? "0") };
@@ -387,6 +454,6 @@ export async function finHubReconciliation(rt: Runtime, teamId: string | null) {
     exported: stage("exported"),
     inFlight: stage("pending"),
     dead: stage("dead"),
-    unbatched: stage("unbatched"),
+    unbatched: { records: Number(unbatched?.records ?? 0), micros: String(unbatched?.micros ?? "0") },
   };
 }

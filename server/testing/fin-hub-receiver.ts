@@ -34,6 +34,8 @@ export type ReceiverOptions = {
   faults?: ReceiverFault[];
   /** A fault for every POST while set (e.g. fin-hub is down); overrides the queue. */
   always?: ReceiverFault | null;
+  /** Asked for a fault when none is queued (e.g. fail a share of requests at random). */
+  decide?: () => ReceiverFault | null;
   onBatch?: (b: StoredBatch) => void;
 };
 
@@ -116,7 +118,7 @@ export async function startFinHubReceiver(opts: ReceiverOptions) {
         return send(res, 400, { error: "body is not JSON" });
       }
       if (req.headers[FIN_HUB_HEADERS.idempotencyKey] !== body.batch_id) return send(res, 400, { error: "Idempotency-Key must equal batch_id" });
-      const fault = always ?? faults.shift();
+      const fault = always ?? faults.shift() ?? opts.decide?.() ?? null;
       if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
       if (fault) {
         stats.faultsServed++;
