@@ -7,6 +7,7 @@ import { cn } from "@/lib/utils";
 const tabs = [
   { href: "/settings/api-keys", label: "API keys" },
   { href: "/settings/members", label: "Members" },
+  { href: "/settings/provider-keys", label: "Provider keys" },
   { href: "/settings/registry", label: "Profiles & extensions" },
   { href: "/settings/reconciler", label: "Reconciler" },
 ];

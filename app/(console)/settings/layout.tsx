@@ -7,7 +7,7 @@ export default function SettingsLayout({ children }: { children: ReactNode }) {
     <>
       <PageHeader
         title="Settings"
-        description="API keys, the people in your team, and what your team can run."
+        description="API keys, the people in your team, provider keys, and what your team can run."
       />
       <SettingsNav />
       <div className="mt-6">{children}</div>
