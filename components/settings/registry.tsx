@@ -1,5 +1,6 @@
 import type { inferRouterOutputs } from "@trpc/server";
 import { CheckCircle2, XCircle } from "lucide-react";
+import Link from "next/link";
 import type { ReactNode } from "react";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -15,6 +16,86 @@ import { formatDuration, formatRatePerHour, shortId } from "@/lib/format";
 import type { AppRouter } from "@/server/trpc/root";
 
 type RegistryData = inferRouterOutputs<AppRouter>["registry"]["list"];
+type Capabilities = inferRouterOutputs<AppRouter>["capabilities"]["list"];
+type Level = Capabilities[number]["level"];
+
+/** Maturity levels of docs/capabilities.yaml, least to most mature. */
+const LEVELS: Record<
+  Level,
+  { variant: "secondary" | "warning" | "info" | "success"; help: string }
+> = {
+  planned: { variant: "secondary", help: "not built" },
+  experimental: { variant: "warning", help: "built, thin evidence" },
+  beta: { variant: "info", help: "tested end to end, documented" },
+  stable: { variant: "success", help: "beta plus a runbook and production use" },
+};
+
+function Paths({ paths }: { paths: string[] }) {
+  if (paths.length === 0) return <span className="text-muted-foreground">none</span>;
+  return (
+    <ul className="grid gap-0.5">
+      {paths.map((p) => (
+        <li key={p} className="font-mono text-xs whitespace-nowrap">
+          {p}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function CapabilitiesCard({ capabilities }: { capabilities: Capabilities }) {
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Capabilities</CardTitle>
+        <CardDescription>
+          What Sandboxer can do, how mature each piece is, and the tests and docs behind the claim
+          (docs/capabilities.yaml).
+          <span className="mt-1 block">
+            {(Object.keys(LEVELS) as Level[]).map((l) => (
+              <span key={l} className="mr-4 inline-block">
+                <strong className="font-medium text-foreground">{l}</strong>: {LEVELS[l].help}
+              </span>
+            ))}
+          </span>
+        </CardDescription>
+      </CardHeader>
+      <CardContent>
+        <Table aria-label="Capabilities">
+          <TableHeader>
+            <TableRow>
+              <TableHead>Capability</TableHead>
+              <TableHead>Maturity</TableHead>
+              <TableHead>Tests</TableHead>
+              <TableHead>Docs</TableHead>
+            </TableRow>
+          </TableHeader>
+          <TableBody>
+            {capabilities.map((c) => (
+              <TableRow key={c.id} data-capability={c.id}>
+                <TableCell className="whitespace-normal">
+                  <p className="font-medium">{c.name}</p>
+                  <p className="font-mono text-xs text-muted-foreground">{c.id}</p>
+                </TableCell>
+                <TableCell>
+                  <Badge variant={LEVELS[c.level].variant} data-testid="capability-level">
+                    {c.level}
+                  </Badge>
+                </TableCell>
+                <TableCell className="align-top">
+                  <Paths paths={c.tests} />
+                </TableCell>
+                <TableCell className="align-top">
+                  <Paths paths={c.docs} />
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      </CardContent>
+    </Card>
+  );
+}
 
 function Line({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -25,7 +106,13 @@ function Line({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-export function Registry({ registry }: { registry: RegistryData }) {
+export function Registry({
+  registry,
+  capabilities,
+}: {
+  registry: RegistryData;
+  capabilities: Capabilities;
+}) {
   return (
     <div className="grid gap-6">
       <Card>
@@ -110,8 +197,8 @@ export function Registry({ registry }: { registry: RegistryData }) {
                   <Line label="Creates / s">{x.limits.createsPerSecond}</Line>
                   <Line label="Can extend">{x.limits.canExtend ? "yes" : "no"}</Line>
                 </dl>
-                <div className="border-t pt-2 text-sm">
-                  <p className="text-muted-foreground">Credentials</p>
+                <div className="border-t pt-2 text-sm" data-testid="extension-credentials">
+                  <p className="text-muted-foreground">Your team&apos;s credentials</p>
                   {x.credentialRefs.length === 0 ? (
                     <p className="font-medium">none needed</p>
                   ) : (
@@ -124,13 +211,23 @@ export function Registry({ registry }: { registry: RegistryData }) {
                         }
                       >
                         {x.credentials.resolves ? "resolve" : "do not resolve"}
+                        <span className="font-normal text-muted-foreground">
+                          {x.credentials.source === "team"
+                            ? " · your team's key"
+                            : " · platform default"}
+                        </span>
                       </p>
                       {x.credentials.reason ? (
-                        <p className="text-xs text-muted-foreground">{x.credentials.reason}</p>
+                        <p className="text-xs text-muted-foreground [overflow-wrap:anywhere]">
+                          {x.credentials.reason}
+                        </p>
                       ) : null}
-                      <p className="mt-1 text-xs text-muted-foreground">
-                        Looked up from {x.credentialRefs.map((c) => c.ref).join(", ")} (values are
-                        never shown).
+                      <p className="mt-1 text-xs text-muted-foreground [overflow-wrap:anywhere]">
+                        Looked up from {x.credentialRefs.map((c) => c.teamRef ?? c.ref).join(", ")}{" "}
+                        (values are never shown).{" "}
+                        <Link href="/settings/provider-keys" className="underline">
+                          Provider keys
+                        </Link>
                       </p>
                     </>
                   )}
@@ -145,6 +242,7 @@ export function Registry({ registry }: { registry: RegistryData }) {
           ))}
         </div>
       </div>
+      <CapabilitiesCard capabilities={capabilities} />
     </div>
   );
 }

@@ -6,6 +6,8 @@ export const metadata: Metadata = { title: "Profiles & extensions" };
 
 /** Read-only and cheap to compute, so it is rendered on the server in one pass. */
 export default async function RegistryPage() {
-  const registry = await serverRead((c) => c.registry.list());
-  return <Registry registry={registry} />;
+  const [registry, capabilities] = await serverRead((c) =>
+    Promise.all([c.registry.list(), c.capabilities.list()]),
+  );
+  return <Registry registry={registry} capabilities={capabilities} />;
 }
