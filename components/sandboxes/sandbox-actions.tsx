@@ -1,6 +1,6 @@
 "use client";
 
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Clock, Trash2 } from "lucide-react";
 import { useState } from "react";
 import { useConsole } from "@/components/console/console-context";
@@ -46,9 +46,23 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
   };
   const extend = useMutation(trpc.sandboxes.extend.mutationOptions({ onSettled: refresh }));
   const destroy = useMutation(trpc.sandboxes.destroy.mutationOptions({ onSettled: refresh }));
+  const showActions = can.manageSandboxes && !isTerminal(sandbox.state);
+  // Whether the sandbox's extension can extend at all (Modal cannot): the registry says so, and
+  // the control is disabled with the reason rather than left to fail on the server.
+  const registry = useQuery(
+    trpc.registry.list.queryOptions(undefined, {
+      enabled: showActions && sandbox.extensionId !== null,
+      staleTime: 5 * 60_000,
+    }),
+  );
 
-  if (!can.manageSandboxes || isTerminal(sandbox.state)) return null;
+  if (!showActions) return null;
   const destroying = sandbox.state === "destroying" || sandbox.destroyRequestedAt !== null;
+  const ext = registry.data?.extensions.find((x) => x.id === sandbox.extensionId);
+  const cannotExtend =
+    ext && !ext.limits.canExtend
+      ? `${ext.name} cannot extend a running sandbox; create a new one with a longer TTL.`
+      : null;
 
   return (
     <div className="flex flex-col items-end gap-1">
@@ -78,8 +92,11 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
                 className="w-36"
                 value={by}
                 onChange={(e) => setBy(Number(e.target.value))}
+                disabled={cannotExtend !== null}
                 aria-invalid={error ? true : undefined}
-                aria-describedby={error ? "extend-error" : undefined}
+                aria-describedby={
+                  cannotExtend ? "extend-unavailable" : error ? "extend-error" : undefined
+                }
               >
                 {EXTEND_CHOICES.map((c) => (
                   <option key={c.seconds} value={c.seconds}>
@@ -88,7 +105,12 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
                 ))}
               </NativeSelect>
             </div>
-            <Button type="submit" variant="outline" disabled={extend.isPending}>
+            <Button
+              type="submit"
+              variant="outline"
+              disabled={extend.isPending || cannotExtend !== null}
+              aria-describedby={cannotExtend ? "extend-unavailable" : undefined}
+            >
               <Clock aria-hidden /> {extend.isPending ? "Extending…" : "Extend"}
             </Button>
           </form>
@@ -126,6 +148,15 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
           </AlertDialogContent>
         </AlertDialog>
       </div>
+      {cannotExtend && sandbox.state === "ready" && !destroying ? (
+        <p
+          id="extend-unavailable"
+          data-testid="extend-unavailable"
+          className="max-w-md text-right text-xs text-muted-foreground"
+        >
+          {cannotExtend}
+        </p>
+      ) : null}
       {error ? (
         <p
           id="extend-error"
