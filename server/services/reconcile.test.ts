@@ -130,4 +130,35 @@ describe("reconciler", () => {
     for (const r of live) expect((await row(r.id)).lastSeenAt?.getTime()).toBe(clock.now().getTime());
     expect((await adapter().list(ctx())).map((s) => s.providerSandboxId).sort()).toEqual(live.map((r) => r.providerSandboxId).sort());
   });
+
+  // A pass over many sandboxes takes a while. A sandbox that became ready after the listing was
+  // taken is not in it; judged against the time after the pass, it looked "ready long enough"
+  // and was marked lost while it ran.
+  it("does not mark lost a sandbox that became ready while a slow listing was being taken", async () => {
+    await clearProvider();
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const real = adapter();
+    let late: Awaited<ReturnType<typeof readySandbox>> | null = null;
+    rt.adapters.set("ext.saas-stub", {
+      ...real,
+      list: async (c, filter) => {
+        const out = await real.list(c, filter);
+        if (!filter) {
+          late = await readySandbox(teamId); // ready just after the snapshot
+          clock.advance(20_000); // the rest of the pass takes longer than LOST_MIN_AGE_MS
+        }
+        return out;
+      },
+    });
+    try {
+      await reconcileExtension(rt, "ext.saas-stub");
+      expect((await row(late!.id)).state).toBe("ready");
+    } finally {
+      rt.adapters.set("ext.saas-stub", real);
+    }
+    // The next pass sees it running.
+    await reconcileExtension(rt, "ext.saas-stub");
+    expect((await row(late!.id)).state).toBe("ready");
+    expect((await rt.db.select().from(reconcilerFindings).where(eq(reconcilerFindings.sandboxId, late!.id)))).toEqual([]);
+  });
 });

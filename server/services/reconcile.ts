@@ -63,6 +63,9 @@ export async function reconcileExtension(rt: Runtime, extensionId: string, opts:
   if (!adapter) return { ...report, aborted: "adapter not available" };
   const log = rt.logger.child({ extensionId, job: "reconcile" });
 
+  // The listing is a snapshot from about now; a pass over many sandboxes can take longer than
+  // LOST_MIN_AGE_MS, so "ready long enough" is judged against when the listing began.
+  const listedFrom = rt.clock.now();
   const listed = new Map<string, { sbx: ProviderSandbox; credentials: Credentials }>();
   for (const credentials of await credentialSets(rt, extensionId)) {
     try {
@@ -123,7 +126,7 @@ export async function reconcileExtension(rt: Runtime, extensionId: string, opts:
   const ready = await rt.db.select().from(sandboxes).where(and(eq(sandboxes.extensionId, extensionId), eq(sandboxes.state, "ready")));
   for (const row of ready) {
     if (!row.providerSandboxId || running.has(row.providerSandboxId)) continue;
-    if (row.destroyRequestedAt || !row.readyAt || now.getTime() - row.readyAt.getTime() < LOST_MIN_AGE_MS) continue;
+    if (row.destroyRequestedAt || !row.readyAt || listedFrom.getTime() - row.readyAt.getTime() < LOST_MIN_AGE_MS) continue;
     // Past its expiry the provider's own timeout (TTL + grace) may have ended it: that is an
     // expiry, not a loss. Its TTL teardown (or the sweep) settles it `destroyed`, billed to expiry.
     if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) continue;
