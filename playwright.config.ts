@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { E2B_URL, OPENBAO_TOKEN, OPENBAO_URL } from "./e2e/fakes";
 
 /**
  * End-to-end tests of the console in Debian's Chromium against `next start` (see e2e/serve.mjs).
@@ -47,6 +48,8 @@ export default defineConfig({
   ],
   webServer: {
     command: "node e2e/serve.mjs",
+    // Where serve.mjs starts the OpenBao and E2B fakes (e2e/fakes.ts), so specs can reach them.
+    env: { E2E_OPENBAO_URL: OPENBAO_URL, E2E_OPENBAO_TOKEN: OPENBAO_TOKEN, E2E_E2B_URL: E2B_URL },
     // /api/health opens the database and Redis, so the first test does not pay for it.
     url: `${baseURL}/api/health`,
     timeout: 300_000,

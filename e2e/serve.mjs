@@ -5,8 +5,13 @@
 //   2. `next build` (skip with E2E_SKIP_BUILD=1 when .next is already a build of this tree);
 //   3. migrations, in their own process: PGlite is single-connection, so it must be closed
 //      before `next start` opens it;
-//   4. `next start` with the lifecycle worker embedded, on its own Redis key prefix.
-// SIGTERM/SIGINT from Playwright are passed on so the server stops its worker cleanly.
+//   4. the OpenBao (KV v2) and E2B fakes, each its own process on a fixed port next to the
+//      server's (E2E_OPENBAO_URL, E2E_E2B_URL; see e2e/fakes.ts), so specs can bind team keys
+//      that resolve and watch routing move to E2B. No platform E2B or Modal key is set;
+//   5. `next start` with the lifecycle worker embedded, on its own Redis key prefix, pointed at
+//      the fakes (SANDBOXER_OPENBAO_ADDR/TOKEN, SANDBOXER_E2B_API_URL).
+// SIGTERM/SIGINT from Playwright are passed on so the server stops its worker cleanly, and the
+// fakes are stopped with it.
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +23,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PORT = process.env.E2E_PORT ?? "3947";
 const DATA_DIR = path.join(ROOT, ".data", "e2e");
 const bin = (name) => path.join(ROOT, "node_modules", ".bin", name);
+// Keep in step with e2e/fakes.ts (Playwright passes these in; the defaults are for running alone).
+const OPENBAO_URL = process.env.E2E_OPENBAO_URL ?? `http://127.0.0.1:${Number(PORT) + 1}`;
+const OPENBAO_TOKEN = process.env.E2E_OPENBAO_TOKEN ?? "e2e-openbao-token";
+const E2B_URL = process.env.E2E_E2B_URL ?? `http://127.0.0.1:${Number(PORT) + 2}`;
 
 const env = {
   ...process.env,
@@ -30,16 +39,53 @@ const env = {
   SANDBOXER_LOG_LEVEL: process.env.SANDBOXER_LOG_LEVEL ?? "warn",
   BETTER_AUTH_SECRET: "e2e-only-secret-not-for-production-0123456789",
   NEXT_TELEMETRY_DISABLED: "1",
+  // Team keys come from the OpenBao fake; the platform has no provider keys of its own.
+  SANDBOXER_OPENBAO_ADDR: OPENBAO_URL,
+  SANDBOXER_OPENBAO_TOKEN: OPENBAO_TOKEN,
+  SANDBOXER_BYOK_SCHEMES: "openbao",
+  SANDBOXER_E2B_API_URL: E2B_URL,
+  SANDBOXER_E2B_READY_POLL_MS: "100",
+  E2B_API_KEY: "",
+  MODAL_TOKEN_ID: "",
+  MODAL_TOKEN_SECRET: "",
 };
 delete env.DATABASE_URL;
 
 let child = null;
 let stopping = false;
+const fakes = [];
 for (const sig of ["SIGTERM", "SIGINT"]) {
   process.on(sig, () => {
     stopping = true;
     if (child) child.kill(sig);
     else process.exit(0);
+  });
+}
+process.on("exit", () => {
+  for (const f of fakes) if (f.exitCode === null) f.kill("SIGTERM");
+});
+
+/** Starts a fake as a child process and waits for its "listening on" line. */
+function startFake(name, args) {
+  return new Promise((resolve, reject) => {
+    const fake = spawn(bin("tsx"), args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
+    fakes.push(fake);
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within 30s`)), 30_000);
+    fake.stdout.setEncoding("utf8");
+    fake.stdout.on("data", (chunk) => {
+      if (out === null) return;
+      out += chunk;
+      if (/listening on/.test(out)) {
+        out = null;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    fake.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (!stopping) reject(new Error(`${name} exited with ${signal ?? code}`));
+    });
   });
 }
 
@@ -60,6 +106,16 @@ try {
   fs.rmSync(DATA_DIR, { recursive: true, force: true });
   if (process.env.E2E_SKIP_BUILD !== "1") await run(bin("next"), ["build"]);
   await run(bin("tsx"), ["db/migrate-main.ts"]);
+  await Promise.all([
+    startFake("openbao fake", [
+      "server/testing/openbao-fake-main.ts",
+      "--port",
+      new URL(OPENBAO_URL).port,
+      "--token",
+      OPENBAO_TOKEN,
+    ]),
+    startFake("e2b fake", ["adapters/e2b/fake/main.ts", "--port", new URL(E2B_URL).port]),
+  ]);
   await run(bin("next"), ["start", "-p", PORT, "-H", "127.0.0.1"]);
 } catch (err) {
   console.error(`[e2e server] ${err.message}`);
