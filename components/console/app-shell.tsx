@@ -1,6 +1,6 @@
 "use client";
 
-import { Boxes, ChartColumn, CreditCard, LogOut, Settings, Terminal } from "lucide-react";
+import { Boxes, ChartColumn, CreditCard, FileDown, LogOut, Settings, Terminal } from "lucide-react";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import type { ReactNode } from "react";
@@ -13,6 +13,7 @@ const nav = [
   { href: "/sandboxes", label: "Sandboxes", icon: Boxes },
   { href: "/credits", label: "Credits", icon: CreditCard },
   { href: "/usage", label: "Usage", icon: ChartColumn },
+  { href: "/exports", label: "Exports", icon: FileDown },
   { href: "/settings", label: "Settings", icon: Settings },
 ];
 

@@ -18,6 +18,7 @@ import {
 import { formatDuration, formatMoney, formatTime, shortId } from "@/lib/format";
 import { useTRPC, useTRPCClient } from "@/lib/trpc";
 import { formatMicros } from "@/server/money";
+import { neutralise } from "@/server/exports/spreadsheet";
 
 const DAY_MS = 86_400_000;
 /** usage.list's `to` is exclusive; the page's range is whole days, end inclusive. */
@@ -26,7 +27,8 @@ const endExclusive = (to: string) =>
 const EXPORT_LIMIT = 50_000;
 
 const csvCell = (v: string | number | null) => {
-  const s = v === null ? "" : String(v);
+  // Text a spreadsheet would run as a formula gets a leading apostrophe (docs/exports.md).
+  const s = v === null ? "" : typeof v === "number" ? String(v) : neutralise(v);
   return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 };
 

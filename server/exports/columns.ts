@@ -9,6 +9,7 @@
 import type { StoredResources } from "../../db/schema";
 import { formatDurationSeconds } from "../fin-hub/payload";
 import { formatMicros } from "../money";
+import { neutralise } from "./spreadsheet";
 
 export type ExportRow = {
   id: string;
@@ -35,13 +36,7 @@ export type ExportRow = {
 export type ColumnKind = "text" | "decimal" | "integer" | "datetime" | "json";
 export type Column = { name: string; kind: ColumnKind; get: (r: ExportRow) => string | null };
 
-/** Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection), and the escape itself. */
-const FORMULA_START = /^[=+\-@\t\r']/;
-
-/** `=SUM(A1)` → `'=SUM(A1)`. A leading apostrophe is escaped the same way, so `restore` is exact. */
-export const neutralise = (text: string) => (FORMULA_START.test(text) ? `'${text}` : text);
-/** The inverse of `neutralise`: drops one leading apostrophe. */
-export const restore = (cell: string) => (cell.startsWith("'") ? cell.slice(1) : cell);
+export { neutralise, restore } from "./spreadsheet";
 
 const iso = (d: Date) => d.toISOString();
 /** FOCUS date/times are whole seconds, `YYYY-MM-DDTHH:mm:ssZ`. */
