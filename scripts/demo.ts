@@ -25,6 +25,7 @@ import { networkProblem, toCliError } from "../cli/errors";
 import { formatMoney, humanMs, parseDuration, parsePositiveInt } from "../cli/format";
 import { table } from "../cli/render";
 import { parseDollarsToMicros } from "../server/money";
+import { finHubChecks } from "./lib/fin-hub-demo";
 
 type SandboxView = RouterOutputs["sandboxes"]["list"]["items"][number];
 type Team = {
@@ -457,6 +458,8 @@ async function main() {
   } else if (total.failed === 0) {
     console.log(`\nnote: the stub refused ${total.providerErrors} create(s); every one was retried and succeeded, so no sandbox failed for good.`);
   }
+  // fin-hub: with SANDBOXER_FIN_HUB_URL at a local receiver, its totals must equal the ledger's.
+  checks.push(...(await finHubChecks(perTeam.map((p) => ({ name: p.team.name, api: p.team.api, debitedMicros: p.debits })), log)));
   const bad = checks.filter((c) => !c.ok);
   console.log(bad.length ? `\n${bad.length} check(s) FAILED` : "\nall checks passed");
   return bad.length ? 1 : 0;
