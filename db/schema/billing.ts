@@ -1,7 +1,13 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgSequence, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { organization } from "./auth";
 import { usageRecords } from "./usage";
+
+/**
+ * Batch sequence numbers: monotonic per installation, taken when a batch is cut. Claims run in
+ * parallel, so a claim that rolls back leaves a gap; a gap is never a lost batch.
+ */
+export const finHubBatchSeq = pgSequence("fin_hub_batch_seq", { startWith: 1 });
 
 export const finHubBatchStatuses = ["pending", "sent", "dead"] as const;
 export type FinHubBatchStatus = (typeof finHubBatchStatuses)[number];

@@ -2,10 +2,10 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { billingOutbox, finHubBatches, organization } from "../../db/schema";
 import type { FinHubConfig } from "../fin-hub/config";
-import { sha256Hex } from "../fin-hub/payload";
+import { serializeBatchJson, sha256Hex } from "../fin-hub/payload";
 import { startFinHubReceiver, type FinHubReceiver } from "../testing/fin-hub-receiver";
 import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../testing/harness";
-import { claimBatch, finHubReconciliation, listFinHubBatches, requeueFinHubBatch, runFinHubExport } from "./fin-hub";
+import { claimBatch, finHubReconciliation, serializeBackfilledOutboxRows, listFinHubBatches, requeueFinHubBatch, runFinHubExport } from "./fin-hub";
 import { provisionSandbox, settleSandbox, teardownSandbox } from "./lifecycle";
 import { createSandbox, destroySandbox } from "./sandboxes";
 
@@ -83,11 +83,21 @@ describe("outbox", () => {
     const teamId = await team("Backfilled team");
     const id = await metered(teamId, 6_000);
     await rt.db.update(billingOutbox).set({ recordJson: null, costMicros: null }).where(eq(billingOutbox.sandboxId, id));
+    expect(await serializeBackfilledOutboxRows(rt)).toBe(1);
     const batch = await claimBatch(rt, cfg({ batchSize: 100 }));
     const body = JSON.parse(batch!.body);
     const rec = body.records.find((r: { sandbox_id: string }) => r.sandbox_id === id);
     expect(rec).toMatchObject({ team: { name: "Backfilled team" }, cost_micros: "156", cost: "0.000156" });
     expect(body.record_count).toBe(batch!.recordCount);
+    // The database joins the body; it is byte for byte what the JS serializer makes of the same records.
+    const again = serializeBatchJson(
+      { id: body.batch_id, seq: body.sequence, createdAt: new Date(body.created_at) },
+      body.records.map((r: { cost_micros: string }) => ({ json: JSON.stringify(r), costMicros: BigInt(r.cost_micros) })),
+    );
+    expect(again.text).toBe(batch!.body);
+    const [stored] = await rt.db.select().from(finHubBatches).where(eq(finHubBatches.id, batch!.id));
+    expect(stored!.bodySha256).toBe(again.sha256);
+    expect(stored!.totalMicros).toBe(again.totalMicros);
     // Left pending for the delivery tests below.
   });
 });

@@ -20,7 +20,7 @@ import type { DbOrTx } from "../../db/client";
 import { billingOutbox, creditLedger, finHubBatches, organization, usageRecords, type FinHubBatchStatus } from "../../db/schema";
 import { AppError } from "../errors";
 import { finHubBackoffMs, finHubConfig, parseRetryAfter, type FinHubConfig } from "../fin-hub/config";
-import { recordJsonOf, serializeBatchJson } from "../fin-hub/payload";
+import { FIN_HUB_SCHEMA, recordJsonOf } from "../fin-hub/payload";
 import { FIN_HUB_HEADERS, signatureHeaders } from "../fin-hub/verify";
 import { newId } from "../ids";
 import type { Runtime } from "../runtime";
@@ -73,74 +73,84 @@ function sourceRows(db: DbOrTx) {
 
 type Batch = typeof finHubBatches.$inferSelect;
 type Leased = Pick<Batch, "id" | "seq" | "body" | "attempts" | "recordCount">;
-const CLAIM_LOCK = "sandboxer:fin-hub:claim";
 /** A lease outlives the request timeout by this much, so a live sender never loses its batch. */
 const LEASE_GRACE_MS = 30_000;
 
 /**
- * Claims up to `batchSize` outbox rows into a new batch, already leased to the caller. The rows
- * are DELETEd (… RETURNING, under row locks, skipping rows another claim holds) in the
- * transaction that stores the batch, so a record can be taken by one batch only. Claims run in
- * parallel; only the last step — the sequence number — takes the advisory lock, held to commit,
- * so seq is gapless and increases in commit order.
+ * Claims up to `batchSize` outbox rows into a new batch, already leased to the caller, in one
+ * SQL statement: DELETE the oldest outbox rows (… RETURNING, row locks, SKIP LOCKED, so claims
+ * run in parallel and a record is taken by one batch only), take the next number of the
+ * `fin_hub_batch_seq` sequence, and INSERT the batch, whose body is the envelope around those
+ * rows' stored JSON, joined in the database — the records never travel to this process and back
+ * to be stored. `serializeBatchJson` builds the same bytes in JS (a test holds the two equal).
  */
 export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased | null> {
-  return rt.db.transaction(async (tx) => {
-    const next = tx
-      .select({ id: billingOutbox.usageRecordId })
-      .from(billingOutbox)
-      .orderBy(asc(billingOutbox.usageRecordId))
-      .limit(cfg.batchSize)
-      .for("update", { skipLocked: true });
-    const taken = await tx
-      .delete(billingOutbox)
-      .where(inArray(billingOutbox.usageRecordId, next))
-      .returning({ id: billingOutbox.usageRecordId, teamId: billingOutbox.teamId, json: billingOutbox.recordJson, costMicros: billingOutbox.costMicros });
-    if (taken.length === 0) return null;
-    taken.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    // Rows from before the outbox stored their JSON (migration 0003's backfill): serialize now.
-    const missing = taken.filter((c) => c.json === null || c.costMicros === null);
-    if (missing.length) {
-      const rows = await sourceRows(tx).where(inArray(usageRecords.id, missing.map((m) => m.id)));
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      for (const m of missing) {
-        const r = byId.get(m.id);
-        if (!r) throw new Error(`usage record ${m.id} is missing; cannot batch it for fin-hub`);
-        m.json = recordJsonOf(r);
-        m.costMicros = r.costMicros;
-      }
-    }
-    const teams = new Map<string, { records: number; micros: bigint }>();
-    for (const t of taken) {
-      const cur = teams.get(t.teamId) ?? { records: 0, micros: 0n };
-      cur.records++;
-      cur.micros += t.costMicros!;
-      teams.set(t.teamId, cur);
-    }
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`);
-    const [last] = await tx.select({ seq: sql<string>`coalesce(max(${finHubBatches.seq}), 0)` }).from(finHubBatches);
-    const seq = Number(last?.seq ?? 0) + 1;
-    const now = rt.clock.now();
-    const id = newId("fhb", now);
-    const body = serializeBatchJson({ id, seq, createdAt: now }, taken.map((c) => ({ json: c.json!, costMicros: c.costMicros! })));
-    await tx.insert(finHubBatches).values({
-      id,
-      seq,
-      status: "pending",
-      recordCount: taken.length,
-      totalMicros: body.totalMicros,
-      body: body.text,
-      bodySha256: body.sha256,
-      recordIds: taken.map((t) => t.id),
-      teamTotals: Object.fromEntries([...teams].map(([team, v]) => [team, { records: v.records, micros: v.micros.toString() }])),
-      attempts: 1,
-      nextAttemptAt: now,
-      leasedUntil: new Date(now.getTime() + cfg.timeoutMs + LEASE_GRACE_MS),
-      createdAt: now,
-      updatedAt: now,
-    });
-    return { id, seq, body: body.text, attempts: 1, recordCount: taken.length };
-  });
+  const now = rt.clock.now();
+  const id = newId("fhb", now);
+  const leasedUntil = new Date(now.getTime() + cfg.timeoutMs + LEASE_GRACE_MS);
+  const result = await rt.db.execute(sql`
+    with picked as (
+      select usage_record_id from billing_outbox where record_json is not null and cost_micros is not null
+      order by usage_record_id limit ${cfg.batchSize} for update skip locked
+    ), taken as (
+      delete from billing_outbox o using picked p where o.usage_record_id = p.usage_record_id
+      returning o.usage_record_id, o.team_id, o.record_json, o.cost_micros,
+        coalesce(substring(o.record_json from '"currency":"([^"\\\\]*)"'), 'USD') as currency
+    ), by_currency as (
+      select currency, sum(cost_micros) as micros from taken group by currency
+    ), totals as (
+      select '[' || coalesce(string_agg(
+        '{"currency":' || to_json(currency)::text || ',"cost":"' || div(micros, 1000000)::text || '.' || lpad(mod(micros, 1000000)::text, 6, '0')
+        || '","cost_micros":"' || micros::text || '"}', ',' order by currency collate "C"), '') || ']' as json,
+        coalesce(sum(micros), 0) as micros
+      from by_currency
+    ), by_team as (
+      select team_id, count(*)::int as n, sum(cost_micros) as micros from taken group by team_id
+    ), body as (
+      select
+        ',"created_at":' || to_json(${now.toISOString()}::text)::text || ',"record_count":' || count(*)::text
+          || ',"totals":' || (select json from totals)
+          || ',"records":[' || string_agg(record_json, ',' order by usage_record_id collate "C") || ']}' as rest,
+        count(*)::int as n,
+        array_agg(usage_record_id order by usage_record_id collate "C") as ids
+      from taken
+      having count(*) > 0
+    ), batch as (
+      -- nextval only when there is a batch to number.
+      select b.n, b.ids, s.seq,
+        '{"schema":' || to_json(${FIN_HUB_SCHEMA}::text)::text || ',"batch_id":' || to_json(${id}::text)::text
+          || ',"sequence":' || s.seq::text || b.rest as text
+      from body b cross join lateral (select nextval('fin_hub_batch_seq') as seq) s
+    )
+    insert into fin_hub_batches (id, seq, status, record_count, total_micros, body, body_sha256, record_ids, team_totals,
+      attempts, next_attempt_at, leased_until, created_at, updated_at)
+    select ${id}, batch.seq, 'pending', batch.n, (select micros from totals), batch.text,
+      encode(sha256(convert_to(batch.text, 'UTF8')), 'hex'), batch.ids,
+      (select jsonb_object_agg(team_id, jsonb_build_object('records', n, 'micros', micros::text)) from by_team),
+      1, ${now}, ${leasedUntil}, ${now}, ${now}
+    from batch
+    returning id, seq, body, record_count`);
+  const row = (result as unknown as { rows: { id: string; seq: string | number; body: string; record_count: number }[] }).rows[0];
+  if (!row) return null;
+  return { id: row.id, seq: Number(row.seq), body: row.body, attempts: 1, recordCount: Number(row.record_count) };
+}
+
+/**
+ * Outbox rows from before records were serialized at settle (migration 0003's backfill) get
+ * their JSON here, from the usage record, before they can be claimed.
+ */
+export async function serializeBackfilledOutboxRows(rt: Runtime, limit = 1_000): Promise<number> {
+  const rows = await rt.db
+    .select({ id: billingOutbox.usageRecordId })
+    .from(billingOutbox)
+    .where(or(isNull(billingOutbox.recordJson), isNull(billingOutbox.costMicros)))
+    .limit(limit);
+  if (rows.length === 0) return 0;
+  const sources = await sourceRows(rt.db).where(inArray(usageRecords.id, rows.map((r) => r.id)));
+  for (const r of sources) {
+    await rt.db.update(billingOutbox).set({ recordJson: recordJsonOf(r), costMicros: r.costMicros }).where(eq(billingOutbox.usageRecordId, r.id));
+  }
+  return rows.length;
 }
 
 /** Leases the oldest pending batch that is due (first sends of crashed senders included). */
@@ -291,6 +301,9 @@ export async function runFinHubExport(rt: Runtime, opts: { cfg?: FinHubConfig; b
   const cfg = opts.cfg ?? finHubConfig(rt.env);
   if (!cfg) return result;
   const deadline = Date.now() + (opts.budgetMs ?? Math.max(30_000, cfg.intervalMs * 3));
+  while ((await serializeBackfilledOutboxRows(rt)) > 0 && Date.now() < deadline) {
+    // Old rows first get their JSON; new ones have it from the settle transaction.
+  }
   let failedThisRun = false;
   const lane = async () => {
     while (Date.now() < deadline) {
