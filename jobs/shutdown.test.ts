@@ -70,9 +70,11 @@ describe("worker shutdown", () => {
       });
       expect(await stubControl(rt.redis, rt.keyPrefix).createCount()).toBe(1);
       expect(ready.providerSandboxId).toBeTruthy();
-      // The handed-back job was finished by the second worker, not left active.
-      const after = await rt.queue.queue.getJob(jobIds.provision(created.id));
-      expect(after ? await after.getState() : "removed").not.toBe("active");
+      // The handed-back job is finished by the second worker, not left active.
+      await until("provision job finished", async () => {
+        const after = await rt.queue.queue.getJob(jobIds.provision(created.id));
+        return !after || (await after.getState()) !== "active";
+      });
     } finally {
       await second.close();
     }

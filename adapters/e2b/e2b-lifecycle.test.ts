@@ -34,7 +34,9 @@ beforeAll(async () => {
   const e2bEnv = {
     E2B_API_KEY: KEY,
     SANDBOXER_E2B_API_URL: fake.url,
-    SANDBOXER_E2B_CREATE_TIMEOUT_MS: "400",
+    // Long enough that a busy CI machine never times out an ordinary create, short enough for the
+    // lost-reply tests below.
+    SANDBOXER_E2B_CREATE_TIMEOUT_MS: "2000",
     SANDBOXER_E2B_READY_POLL_MS: "20",
     // Fault tests fail creates in a row on purpose; keep routing from cooling E2B down.
     SANDBOXER_COOLDOWN_FAILURES: "1000",
@@ -228,7 +230,7 @@ describe("profile.e2b-burst: each fault ends in the right state and ledger", () 
 
   it("a create the provider completed after we gave up is adopted, not duplicated (found at once)", async () => {
     const { id } = await request("e2b-burst", 60);
-    fake.inject({ op: "create", slowCreate: { createAfterMs: 0, replyAfterMs: 5_000 } });
+    fake.inject({ op: "create", slowCreate: { createAfterMs: 0, replyAfterMs: 6_000 } });
     await provision(rt, id, attempt(1));
     const ready = await row(id);
     expect(ready.state).toBe("ready");
@@ -240,7 +242,7 @@ describe("profile.e2b-burst: each fault ends in the right state and ledger", () 
 
   it("a create that lands after the lookup is adopted by the next attempt, never created twice", async () => {
     const { id } = await request("e2b-burst", 60);
-    fake.inject({ op: "create", slowCreate: { createAfterMs: 700, replyAfterMs: 5_000 } });
+    fake.inject({ op: "create", slowCreate: { createAfterMs: 4_500, replyAfterMs: 10_000 } });
     await expect(provision(rt, id, attempt(1))).rejects.toMatchObject({ name: "RetryLaterError", message: expect.stringMatching(/timeout: E2B create: no answer/) });
     expect(onProvider(id)).toHaveLength(0); // not there yet when we looked
     await fake.waitForSandboxes(1);

@@ -150,6 +150,9 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
   const log = rt.logger.child({ sandboxId, attempt: attempt.attempt });
 
   if (row.destroyRequestedAt && !row.providerSandboxId) {
+    // An earlier attempt may have created one whose reply was lost (or crashed before saving its
+    // id): tear down whatever carries our tag before closing the books, or it runs unbilled.
+    if (row.extensionId) await discardTagged(rt, row, row.extensionId);
     await failSandbox(rt, sandboxId, "cancelled: destroy was requested before the sandbox was created");
     return;
   }
@@ -210,6 +213,18 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
   }
 }
 
+/** Best effort: the reconciler kills whatever a failed listing or teardown leaves behind. */
+async function discardTagged(rt: Runtime, row: Row, extensionId: string) {
+  try {
+    const credentials = await credentialsFor(rt, row.teamId, extensionId);
+    const ctx = ctxFor(rt, row.id, extensionId, credentials);
+    const found = await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).list(ctx, { sandboxId: row.id }));
+    for (const s of found.filter((s) => s.state !== "ended")) await discardProviderSandbox(rt, row, extensionId, s.providerSandboxId, credentials);
+  } catch (err) {
+    rt.logger.warn({ sandboxId: row.id, extensionId, err: { message: describe(err, {}) } }, "could not look for provider sandboxes of a cancelled request");
+  }
+}
+
 async function adoptByTag(rt: Runtime, row: Row, extensionId: string, credentials: Credentials): Promise<string | null> {
   const adapter = adapterOrThrow(rt, extensionId);
   const ctx = ctxFor(rt, row.id, extensionId, credentials);
@@ -262,6 +277,9 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
     }
     if (result instanceof Error) {
       lastError = result;
+      // A create whose reply was lost may still land: trying the next provider now could leave
+      // two sandboxes. The retry looks this one up by tag first.
+      if (isProviderError(result) && result.kind === "timeout") break;
       continue;
     }
     await storeDecision(rt, row, plan, outcomes, candidate);

@@ -222,3 +222,21 @@ describe("cool-downs never fail a request outright", () => {
     expect((await rowOf(rt, waiting.id)).state).toBe("ready");
   });
 });
+
+describe("a lost create reply", () => {
+  it("does not move on to the next entry in the same attempt, so it can never leave two sandboxes", async () => {
+    const rt = await runtime({ ALPHA_KEY: "alpha-platform-key" });
+    const teamId = await seedTeam(rt, 10_000_000n);
+    const alpha = stubControl(rt.redis, rt.keyPrefix, "ext.alpha");
+    const beta = stubControl(rt.redis, rt.keyPrefix, "ext.beta");
+    await alpha.inject("provision", { kind: "timeout", message: "no answer" });
+    const created = await createSandbox(rt, { teamId, userId: null }, { profile: "fallback", ttlSeconds: 60 });
+    await expect(provisionSandbox(rt, created.id, first)).rejects.toMatchObject({ name: "RetryLaterError" });
+    expect(await beta.createCount()).toBe(0);
+    expect((await rowOf(rt, created.id)).extensionId).toBe("ext.alpha");
+    await provisionSandbox(rt, created.id, { attempt: 2, isLastAttempt: false });
+    const ready = await rowOf(rt, created.id);
+    expect(ready).toMatchObject({ state: "ready", extensionId: "ext.alpha" });
+    expect(await alpha.createCount()).toBe(1);
+  });
+});
