@@ -32,6 +32,10 @@ export const migrationsFolder = () =>
 export async function openDb(target: DbTarget): Promise<DbHandle> {
   if (target.kind === "postgres") {
     const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
+    // An idle pooled connection the server closes (restart, failover, admin termination) emits
+    // "error" on the pool; unhandled, that would crash the process. The pool drops the dead
+    // client and the next query opens a new one, so there is nothing else to do here.
+    pool.on("error", () => undefined);
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     return { db, kind: "postgres", close: () => pool.end() };
   }
