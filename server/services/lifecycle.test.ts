@@ -136,6 +136,26 @@ describe("provisioning", () => {
     expect(await usageOf(teamId)).toHaveLength(0);
   });
 
+  // Found by the chaos suite: a destroy that came while a create's reply was lost failed the
+  // request without looking for the provider sandbox, which ran unbilled until the reconciler.
+  it("tears down a sandbox whose create reply was lost when the request is cancelled before the retry", async () => {
+    const teamId = await seedTeam(rt, 1_000_000n);
+    const created = await createSandbox(rt, { teamId, userId: null }, { profile: "burst-sandbox", ttlSeconds: 60 });
+    // The reply is lost and the lookup by tag fails too: the attempt ends without knowing.
+    await stub().inject("provision", { kind: "timeout", afterEffect: true });
+    await stub().inject("list", { kind: "unavailable", status: 503 });
+    await expect(provisionSandbox(rt, created.id, first)).rejects.toMatchObject({ name: "RetryLaterError" });
+    await destroySandbox(rt, { teamId, userId: null }, created.id);
+    await provisionSandbox(rt, created.id, { attempt: 2, isLastAttempt: false });
+    const cancelled = await row(created.id);
+    expect(cancelled.state).toBe("failed");
+    expect(cancelled.failureReason).toMatch(/^cancelled/);
+    const ctx = { logger: rt.logger, clock: rt.clock, credentials: {} };
+    const onProvider = await rt.adapters.get("ext.saas-stub")!.list(ctx, { sandboxId: created.id });
+    expect(onProvider).toHaveLength(1);
+    expect(onProvider.every((s) => s.state === "ended")).toBe(true);
+  });
+
   it("retries a retryable create failure before the last attempt", async () => {
     const teamId = await seedTeam(rt, 1_000_000n);
     const created = await createSandbox(rt, { teamId, userId: null }, { profile: "burst-sandbox", ttlSeconds: 60 });
