@@ -10,8 +10,7 @@ import pg from "pg";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Db = PgDatabase<PgQueryResultHKT, Schema> & { $client?: any };
+export type Db = PgDatabase<PgQueryResultHKT, Schema> & { $client?: unknown };
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 export type DbOrTx = Db | Tx;
 

@@ -117,6 +117,8 @@ try {
       const endedAt = res.endedAt ?? new Date();
       step(`teardown: ${res.outcome}`, t0);
       const again = await adapter.teardown(ctx, providerId);
+      // Caught by this block's own catch below, not thrown out of the finally.
+      // eslint-disable-next-line no-unsafe-finally
       if (again.outcome !== "already_gone") throw new Error(`second teardown said ${again.outcome}`);
       console.log("  second teardown: already_gone");
       if (startedAt) {
