@@ -3,6 +3,7 @@
  * fault rate 0.1, two Redis flushes and two Redis restarts), or as set by flags:
  *
  *   npm run chaos -- --lifecycles 500 --workers 2 --fault-rate 0.2 --flushes 3 --restarts 1 --seed 42
+ *   npm run chaos -- --with-e2b      # the real E2B adapter, against the local E2B fake, first in the route
  *
  * Needs Postgres (CHAOS_DATABASE_URL, else TEST_DATABASE_URL, else DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/test; a throwaway database is created on it and dropped)
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     "quiesce-ms": { type: "string" },
     seed: { type: "string" },
     keep: { type: "boolean" },
+    "with-e2b": { type: "boolean" },
     json: { type: "boolean" },
   },
 });
@@ -60,6 +62,7 @@ const report = await runChaos({
   quiesceMs: num(values["quiesce-ms"], chaosDefaults.quiesceMs),
   seed: num(values.seed, Math.floor(Math.random() * 2 ** 31)),
   keep: Boolean(values.keep),
+  withE2b: Boolean(values["with-e2b"]),
   databaseUrl,
   log: (line) => console.log(line),
 });

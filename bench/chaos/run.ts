@@ -65,6 +65,8 @@ export type ChaosOptions = {
   seed: number;
   /** Keep the database and logs afterwards. */
   keep: boolean;
+  /** Put the real E2B adapter, against the local E2B fake (in this process), first in the route. */
+  withE2b: boolean;
   log: (line: string) => void;
 };
 
@@ -84,6 +86,7 @@ export const chaosDefaults: Omit<ChaosOptions, "databaseUrl" | "log" | "seed"> =
   quiesceMs: 120_000,
   slackMs: 3_000,
   keep: false,
+  withE2b: false,
 };
 
 type Kind = "destroy" | "ttl" | "cancel" | "keep";
@@ -139,14 +142,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const loops = { on: true };
   const background: Promise<void>[] = [];
   let stubRedisClient: Redis | null = null;
+  let e2bFake: Awaited<ReturnType<typeof import("../../adapters/e2b/fake/e2b-fake").startE2bFake>> | null = null;
   try {
     handle = await openDb({ kind: "postgres", url: db.url, poolSize: 20 });
     await migrateDb(handle);
     queueRedis = await PrivateRedis.start({ hz: 100, logFile: path.join(workDir, "redis-queue.log") });
     stubRedis = await PrivateRedis.start({ hz: 100, logFile: path.join(workDir, "redis-stub.log") });
     const configDir = path.join(workDir, "config");
-    writeChaosConfig(configDir);
+    writeChaosConfig(configDir, { e2b: opts.withE2b });
     const prefix = `chaos-${randomBytes(4).toString("hex")}`;
+    const e2bKey = `e2b_${randomBytes(20).toString("hex")}`;
+    const E2B_CREATE_TIMEOUT_MS = 2_000;
+    if (opts.withE2b) {
+      const { startE2bFake } = await import("../../adapters/e2b/fake/e2b-fake");
+      e2bFake = await startE2bFake({ config: { maxConcurrent: 1_000_000 } });
+    }
+    const EXTS: string[] = [...(opts.withE2b ? ["ext.e2b"] : []), ...STUB_EXTENSIONS];
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -167,7 +178,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       SANDBOXER_COOLDOWN_MS: "2000",
       SANDBOXER_LOG_LEVEL: "warn",
       SANDBOXER_FIN_HUB_URL: "",
-      E2B_API_KEY: "",
+      E2B_API_KEY: opts.withE2b ? e2bKey : "",
+      SANDBOXER_E2B_API_URL: e2bFake?.url ?? "",
+      SANDBOXER_E2B_CREATE_TIMEOUT_MS: String(E2B_CREATE_TIMEOUT_MS),
+      SANDBOXER_E2B_REQUEST_TIMEOUT_MS: "3000",
+      SANDBOXER_E2B_READY_POLL_MS: "50",
       MODAL_TOKEN_ID: "",
       MODAL_TOKEN_SECRET: "",
     };
@@ -386,17 +401,38 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       for (const [k, w] of kinds) if ((x -= w) < 0) return k;
       return "destroy";
     };
+    const e2bProvisionFaults: [string, () => import("../../adapters/e2b/fake/e2b-fake").FakeFault][] = [
+      ["e2b create 429 Retry-After", () => ({ op: "create", status: 429, retryAfterSeconds: 1 })],
+      ["e2b create 503", () => ({ op: "create", status: 503, errorCode: "unavailable" })],
+      ["e2b create reply lost", () => ({ op: "create", slowCreate: { createAfterMs: 50, replyAfterMs: E2B_CREATE_TIMEOUT_MS + 1_000 } })],
+    ];
+    const e2bTeardownFaults: [string, () => import("../../adapters/e2b/fake/e2b-fake").FakeFault][] = [
+      ["e2b kill 502", () => ({ op: "kill", status: 502 })],
+      ["e2b kill 429 Retry-After", () => ({ op: "kill", status: 429, retryAfterSeconds: 1 })],
+    ];
+    const injectE2b = (f: import("../../adapters/e2b/fake/e2b-fake").FakeFault, label: string) => {
+      e2bFake!.inject(f);
+      faultsInjected[label] = (faultsInjected[label] ?? 0) + 1;
+    };
     const lifecycle = async (n: number) => {
       const kind = pickKind();
       const teamId = rnd() < 0.2 ? teamC : rnd() < 0.5 ? teamA : teamB;
       const ttlSeconds = kind === "ttl" ? 2 + Math.floor(rnd() * 3) : kind === "keep" ? 3600 : 300;
       if (rnd() < opts.faultRate) {
-        const [label, f] = pick(provisionFaults);
-        // Mostly on the first route entry; sometimes on the fallback.
-        await inject(rnd() < 0.8 ? STUB_EXTENSIONS[0] : STUB_EXTENSIONS[1], "provision", f(), label);
+        if (e2bFake && rnd() < 0.6) {
+          const [label, f] = pick(e2bProvisionFaults);
+          injectE2b(f(), label);
+        } else {
+          const [label, f] = pick(provisionFaults);
+          // Mostly on the first stub entry; sometimes on the fallback.
+          await inject(rnd() < 0.8 ? STUB_EXTENSIONS[0] : STUB_EXTENSIONS[1], "provision", f(), label);
+        }
       }
       if (rnd() < opts.faultRate / 2) await inject(STUB_EXTENSIONS[0], "waitReady", { kind: "timeout", message: "stub: not ready in time" }, "not ready in time");
-      if (rnd() < opts.faultRate) {
+      if (e2bFake && rnd() < opts.faultRate) {
+        const [label, f] = pick(e2bTeardownFaults);
+        injectE2b(f(), label);
+      } else if (rnd() < opts.faultRate) {
         const [label, f] = pick(teardownFaults);
         await inject(rnd() < 0.8 ? STUB_EXTENSIONS[0] : STUB_EXTENSIONS[1], "teardown", f(), label);
       }
@@ -491,8 +527,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
       await stub(ext).clearFaults();
     }
+    e2bFake?.clearFaults();
     const reconcile: ReconcileReport[] = [];
-    for (const ext of STUB_EXTENSIONS) reconcile.push(await reconcileExtension(R, ext));
+    for (const ext of EXTS) reconcile.push(await reconcileExtension(R, ext));
     for (const r of reconcile) if (r.aborted) violate(`reconciler pass on ${r.extensionId} aborted: ${r.aborted}`);
 
     const rows = await R.db.select().from(sandboxes);
@@ -552,9 +589,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
     if (minAvailable !== null && minAvailable < 0n) violate(`a team's available credit went to ${minAvailable} during the run`);
     // 3. The provider's live set equals the ledger's live set, per extension.
-    const ctx = { logger: R.logger, clock: R.clock, credentials: {} };
     let providerLive = 0;
-    for (const ext of STUB_EXTENSIONS) {
+    for (const ext of EXTS) {
+      const credentials: Record<string, string> = ext === "ext.e2b" ? { api_key: e2bKey } : {};
+      const ctx = { logger: R.logger, clock: R.clock, credentials };
       const listed = new Set((await R.adapters.get(ext)!.list(ctx)).filter((s) => s.state !== "ended").map((s) => s.providerSandboxId));
       const live = new Set(rows.filter((r) => r.extensionId === ext && ["provisioning", "ready", "destroying"].includes(r.state)).map((r) => r.providerSandboxId ?? `(none for ${r.id})`));
       providerLive += listed.size;
@@ -566,11 +604,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // 4. Provider creates per sandbox: duplicates from lost replies and retries were all cleaned up.
     let creates = 0;
     for (const ext of STUB_EXTENSIONS) creates += await stub(ext).createCount();
+    const e2bCreates = new Map<string, number>();
+    for (const sbx of e2bFake?.sandboxes() ?? []) {
+      const id = sbx.metadata.sandboxer_sandbox_id;
+      if (id) e2bCreates.set(id, (e2bCreates.get(id) ?? 0) + 1);
+    }
+    creates += [...e2bCreates.values()].reduce((a, b) => a + b, 0);
     const tagged = await Promise.all(
       rows.map(async (r) => {
         let n = 0;
         for (const ext of STUB_EXTENSIONS) n += await stubClient.scard(`${prefix}:stub${ext === "ext.saas-stub" ? "" : `:${ext}`}:tag:${r.id}`);
-        return n;
+        return n + (e2bCreates.get(r.id) ?? 0);
       }),
     );
     // 5. TTL teardowns: started within the sweep interval of expiry (plus what a worker crash or a
@@ -650,8 +694,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         finalSigtermExitMs: finalStops.map((s) => s.exitMs),
       },
       redis: redisEvents.map((e) => `${e.kind}${e.kind === "restart" ? ` (down ${e.downMs} ms)` : ""}`),
-      faults: { injected, consumed: injected - left, byType: faultsInjected, unconsumed: faultsLeft },
-      provider: { creates, sandboxesWithMoreThanOneCreate: tagged.filter((n) => n > 1).length, liveAtEnd: providerLive },
+      // The E2B fake does not say which of its faults were used; the stub's leftovers are counted.
+      faults: { injected, byType: faultsInjected, stubFaultsUnused: left, stubUnusedByExtension: faultsLeft },
+      provider: { routedTo: Object.fromEntries(EXTS.map((e) => [e, rows.filter((r) => r.extensionId === e).length])), creates, sandboxesWithMoreThanOneCreate: tagged.filter((n) => n > 1).length, liveAtEnd: providerLive },
       reconciler: { finalPass: reconcile.map((r) => ({ ext: r.extensionId, listed: r.listed, orphansKilled: r.orphansKilled, lost: r.lost })), findingsDuringRun: findingCounts },
       admission: { samples: admissionSamples, minAvailableMicros: String(minAvailable) },
       violations: violations.length,
@@ -674,6 +719,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await queueRedis?.destroy();
     await stubRedis?.destroy();
     await handle?.close().catch(() => {});
+    await e2bFake?.close().catch(() => {});
     if (!opts.keep) {
       await db.drop().catch((err) => opts.log(`could not drop ${db.name}: ${(err as Error).message}`));
     } else {

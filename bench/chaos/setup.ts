@@ -7,8 +7,12 @@ import { ROOT } from "./procs";
 
 export const STUB_EXTENSIONS = ["ext.saas-stub", "ext.saas-stub-b"] as const;
 
-/** A config dir with two simulated providers and one profile routing over both. */
-export function writeChaosConfig(dir: string) {
+/**
+ * A config dir with two simulated providers and one profile routing over both; with `e2b`, the
+ * real E2B adapter (against the local E2B fake) goes first in the route, its limits raised so
+ * only the injected faults stand in its way.
+ */
+export function writeChaosConfig(dir: string, opts: { e2b?: boolean } = {}) {
   fs.mkdirSync(path.join(dir, "extensions"), { recursive: true });
   const base = fs.readFileSync(path.join(ROOT, "profiles/extensions/saas-stub.yaml"), "utf8");
   fs.writeFileSync(path.join(dir, "extensions", "saas-stub.yaml"), base);
@@ -16,6 +20,13 @@ export function writeChaosConfig(dir: string) {
     path.join(dir, "extensions", "saas-stub-b.yaml"),
     base.replace("id: ext.saas-stub", "id: ext.saas-stub-b").replace(/^name: .*$/m, "name: SaaS stub B (second simulated provider)"),
   );
+  if (opts.e2b) {
+    const e2b = fs
+      .readFileSync(path.join(ROOT, "profiles/extensions/e2b.yaml"), "utf8")
+      .replace(/max_concurrent: \d+/, "max_concurrent: 10000")
+      .replace(/creates_per_second: \d+/, "creates_per_second: 1000");
+    fs.writeFileSync(path.join(dir, "extensions", "e2b.yaml"), e2b);
+  }
   fs.writeFileSync(
     path.join(dir, "chaos.yaml"),
     [
@@ -31,6 +42,7 @@ export function writeChaosConfig(dir: string) {
       "  max_seconds: 3600",
       "strategy: ordered",
       "route:",
+      ...(opts.e2b ? ["ext.e2b"] : []).map((e) => `  - ${e}`),
       ...STUB_EXTENSIONS.map((e) => `  - ${e}`),
       "",
     ].join("\n"),
