@@ -43,6 +43,8 @@ const env = {
   SANDBOXER_OPENBAO_ADDR: OPENBAO_URL,
   SANDBOXER_OPENBAO_TOKEN: OPENBAO_TOKEN,
   SANDBOXER_BYOK_SCHEMES: "openbao",
+  // The spec binds a fixed path without knowing the team id; path scoping is unit-tested.
+  SANDBOXER_BYOK_OPENBAO_PATH: "*",
   SANDBOXER_E2B_API_URL: E2B_URL,
   SANDBOXER_E2B_READY_POLL_MS: "100",
   E2B_API_KEY: "",

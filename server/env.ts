@@ -55,6 +55,12 @@ const envSchema = z.object({
   SANDBOXER_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** Secret-reference schemes teams may use for their own keys (env/file point at our machines). */
   SANDBOXER_BYOK_SCHEMES: z.string().default("openbao"),
+  /**
+   * Where in OpenBao a team's own keys must live, after the mount: `{team}` is the team id. The
+   * platform's OpenBao token can read every path, so without this one team could name another
+   * team's secret. `*` turns the check off (single-team installs only).
+   */
+  SANDBOXER_BYOK_OPENBAO_PATH: z.string().default("teams/{team}/"),
   /** Consecutive pre-create failures after which an extension cools down, and for how long. */
   SANDBOXER_COOLDOWN_FAILURES: z.coerce.number().int().min(1).default(5),
   SANDBOXER_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),

@@ -121,8 +121,8 @@ it("a platform key never appears in the DB, Redis job data, failure reasons, log
 
 it("a team's own key (BYOK from OpenBao) never appears anywhere either", async () => {
   const teamId = await seedTeam(rt, 10_000_000n);
-  bao.put("kv/teams/leak/keyed", { api_key: TEAM_SENTINEL });
-  await bindCredential(rt, { teamId, userId: "user_leak" }, { extensionId: "ext.keyed-stub", field: "api_key", secretRef: "openbao://kv/teams/leak/keyed#api_key" });
+  bao.put(`kv/teams/${teamId}/keyed`, { api_key: TEAM_SENTINEL });
+  await bindCredential(rt, { teamId, userId: "user_leak" }, { extensionId: "ext.keyed-stub", field: "api_key", secretRef: `openbao://kv/teams/${teamId}/keyed#api_key` });
   const done = await runLeakScenario(teamId, TEAM_SENTINEL, async () => [await listCredentialBindings(rt, teamId), await checkCredentials(rt, teamId, "ext.keyed-stub")]);
   expect(done.credentialSource).toBe("team");
 });

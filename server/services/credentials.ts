@@ -41,16 +41,34 @@ export function effectiveRefs(ext: Extension, bindings: Bindings): { refs: Recor
 
 /** Resolves a team's credentials for one extension, at the moment of use. */
 export async function resolveTeamCredentials(rt: Runtime, teamId: string, ext: Extension): Promise<SecretResolution & { source: CredentialSource }> {
-  const { refs, source } = effectiveRefs(ext, await teamBindings(rt, teamId));
+  const bindings = await teamBindings(rt, teamId);
+  const { refs, source } = effectiveRefs(ext, bindings);
+  // Checked again at use, not only at bind time: a binding made before the rule, or under a
+  // looser setting, must not reach another team's secret either.
+  for (const [field, ref] of bindings.get(ext.id) ?? []) {
+    const problem = teamRefProblem(rt, teamId, ref);
+    if (problem) return { ok: false, reason: `credential ${field}: ${problem}`, source };
+  }
   return { ...(await rt.resolveSecrets(refs)), source };
+}
+
+/** Why a team may not use this reference, or null. Scheme allow-list, and OpenBao path scoping. */
+export function teamRefProblem(rt: Pick<Runtime, "env">, teamId: string, ref: string): string | null {
+  const parsed = parseSecretRef(ref);
+  if (!parsed) return `must be ${SECRET_REF_HELP}`;
+  const allowed = byokSchemes(rt);
+  if (!allowed.includes(parsed.scheme)) return `${parsed.scheme} references are not allowed for team keys here (allowed: ${allowed.join(", ")})`;
+  const template = rt.env.SANDBOXER_BYOK_OPENBAO_PATH;
+  if (parsed.scheme === "openbao" && template !== "*") {
+    const prefix = template.replaceAll("{team}", teamId);
+    if (!parsed.secretPath.startsWith(prefix)) return `team keys must live under openbao://${parsed.mount}/${prefix}… (this team's own path)`;
+  }
+  return null;
 }
 
 /** Schemes a team may name in its own bindings (operator setting SANDBOXER_BYOK_SCHEMES). */
 export function byokSchemes(rt: Pick<Runtime, "env">): string[] {
   return [...new Set(rt.env.SANDBOXER_BYOK_SCHEMES.split(",").map((s) => s.trim()).filter(Boolean))];
-}
-function allowedSchemes(rt: Runtime): Set<string> {
-  return new Set(byokSchemes(rt));
 }
 
 export async function bindCredential(
@@ -64,15 +82,9 @@ export async function bindCredential(
     const known = Object.keys(ext.credentials).join(", ") || "none";
     throw new AppError("INVALID_INPUT", `${ext.id} has no credential field "${input.field}" (fields: ${known})`, { field: "field" });
   }
-  const parsed = parseSecretRef(input.secretRef.trim());
-  if (!parsed) throw new AppError("INVALID_INPUT", `must be ${SECRET_REF_HELP}`, { field: "secretRef" });
-  // env: and file: name things on the control plane's own machines; a team may only use them
-  // when the operator allows it, or a team could point "its key" at the platform's secrets.
-  if (!allowedSchemes(rt).has(parsed.scheme)) {
-    throw new AppError("INVALID_INPUT", `${parsed.scheme} references are not allowed for team keys here (allowed: ${[...allowedSchemes(rt)].join(", ")})`, {
-      field: "secretRef",
-    });
-  }
+  const problem = teamRefProblem(rt, actor.teamId, input.secretRef.trim());
+  if (problem) throw new AppError("INVALID_INPUT", problem, { field: "secretRef" });
+  const parsed = parseSecretRef(input.secretRef.trim())!;
   await rt.db
     .insert(teamCredentialBindings)
     .values({ id: newId("cred"), teamId: actor.teamId, extensionId: ext.id, field: input.field, secretRef: input.secretRef.trim(), createdBy: actor.userId })

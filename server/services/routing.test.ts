@@ -161,12 +161,17 @@ describe("BYOK through OpenBao", () => {
       const rt = await runtime({ SANDBOXER_OPENBAO_ADDR: bao.url, SANDBOXER_OPENBAO_TOKEN_FILE: tokenFile });
       const teamId = await seedTeam(rt, 10_000_000n);
       const actor = { teamId, userId: "user_x" };
-      bao.put("secret/teams/acme/alpha", { api_key: "team-key-v1" });
+      bao.put(`secret/teams/${teamId}/alpha`, { api_key: "team-key-v1" });
+
+      // Another team's path is refused at bind time, even though the platform token could read it.
+      await expect(bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/team_other/alpha#api_key" })).rejects.toThrow(
+        new RegExp(`team keys must live under openbao://secret/teams/${teamId}/`),
+      );
 
       await expect(bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "env:DATABASE_URL" })).rejects.toThrow(/env references are not allowed/);
       await expect(bindCredential(rt, actor, { extensionId: "ext.alpha", field: "nope", secretRef: "openbao://secret/x#y" })).rejects.toThrow(/no credential field "nope"/);
 
-      expect(await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/acme/alpha#api_key" })).toEqual({
+      expect(await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: `openbao://secret/teams/${teamId}/alpha#api_key` })).toEqual({
         extensionId: "ext.alpha",
         source: "team",
         resolves: true,
@@ -180,21 +185,21 @@ describe("BYOK through OpenBao", () => {
       expect((await alpha.get(row.providerSandboxId!)).keyFingerprint).toBe(fingerprint("team-key-v1"));
 
       // The secret rotates in the store, and the store's token rotates: the next provision uses both.
-      bao.put("secret/teams/acme/alpha", { api_key: "team-key-v2" });
+      bao.put(`secret/teams/${teamId}/alpha`, { api_key: "team-key-v2" });
       bao.rotateToken("root-token-2");
       fs.writeFileSync(tokenFile, "root-token-2\n");
       const rotated = await provisionOnce(rt, teamId, "fallback");
       expect((await alpha.get(rotated.providerSandboxId!)).keyFingerprint).toBe(fingerprint("team-key-v2"));
 
-      await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/acme/missing#api_key" });
+      await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: `openbao://secret/teams/${teamId}/missing#api_key` });
       const wrongPath = await provisionOnce(rt, teamId, "fallback");
       expect(wrongPath.extensionId).toBe("ext.beta");
-      expect(reasonOf(wrongPath, "ext.alpha")?.reason).toBe("team credentials not available: credential api_key: openbao://secret/teams/acme/missing#api_key: secret not found");
+      expect(reasonOf(wrongPath, "ext.alpha")?.reason).toBe(`team credentials not available: credential api_key: openbao://secret/teams/${teamId}/missing#api_key: secret not found`);
 
-      await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: "openbao://secret/teams/acme/alpha#api_key" });
+      await bindCredential(rt, actor, { extensionId: "ext.alpha", field: "api_key", secretRef: `openbao://secret/teams/${teamId}/alpha#api_key` });
       await bao.close();
       const storeDown = await provisionOnce(rt, teamId, "fallback");
-      expect(reasonOf(storeDown, "ext.alpha")?.reason).toMatch(/openbao:\/\/secret\/teams\/acme\/alpha#api_key: secret store unreachable$/);
+      expect(reasonOf(storeDown, "ext.alpha")?.reason).toMatch(/alpha#api_key: secret store unreachable$/);
       expect(await checkCredentials(rt, teamId, "ext.alpha")).toMatchObject({ resolves: false, source: "team" });
     } finally {
       await bao.close().catch(() => undefined);

@@ -25,6 +25,8 @@ beforeAll(async () => {
       E2B_API_KEY: SECRET,
       SANDBOXER_OPENBAO_ADDR: bao.url,
       SANDBOXER_OPENBAO_TOKEN: "bao-token",
+      // These tests are about listing bindings; per-team path scoping is routing.test.ts's.
+      SANDBOXER_BYOK_OPENBAO_PATH: "*",
     },
   });
   const owner = await createUser(rt, {
