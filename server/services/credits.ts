@@ -47,7 +47,22 @@ export async function topUp(
       actorId: input.actorId,
       note: input.note,
     });
-    if (!fresh) return;
+    if (!fresh) {
+      // A retry with the same key is fine; the same key for a different amount is a client bug
+      // that must not look like success.
+      const [prior] = await tx
+        .select({ amountMicros: creditLedger.amountMicros })
+        .from(creditLedger)
+        .where(eq(creditLedger.idempotencyKey, `topup:${input.teamId}:${input.idempotencyKey}`));
+      if (prior && prior.amountMicros !== input.amountMicros) {
+        throw new AppError(
+          "CONFLICT",
+          `idempotency key "${input.idempotencyKey}" was already used for a top-up of $${formatMicros(prior.amountMicros)}; use a new key for a different amount`,
+          { field: "idempotencyKey" },
+        );
+      }
+      return;
+    }
     await tx
       .insert(teamCredits)
       .values({ teamId: input.teamId, balanceMicros: input.amountMicros })

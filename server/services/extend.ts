@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { sandboxes, teamCredits } from "../../db/schema";
 import { AppError } from "../errors";
+import { newId } from "../ids";
 import { formatMicros } from "../money";
 import { withScrubbedErrors } from "../secrets";
 import type { Runtime } from "../runtime";
@@ -44,20 +45,26 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
   const spec = specOf(profile);
   const newHold = adapter.estimateCost(spec, ext.rates(spec.gpuType), newTtl);
   const growth = newHold > row.holdMicros ? newHold - row.holdMicros : 0n;
-  const growKey = `hold_grow:${id}:${newTtl}`;
+  // One key per extend request (an undone extend may be asked again for the same TTL).
+  const growKey = `hold_grow:${id}:${newTtl}:${newId("ext")}`;
+  const wantedEnd = new Date(row.expiresAt.getTime() + bySeconds * 1000);
+  // Reserve the extension under the row lock: the hold grows and the TTL moves in one step, so a
+  // concurrent extend sees the new TTL and is told to retry instead of silently doing nothing.
   await rt.db.transaction(async (tx) => {
     const [locked] = await tx.select().from(sandboxes).where(eq(sandboxes.id, id)).for("update");
     if (!locked || locked.state !== "ready" || locked.ttlSeconds !== row.ttlSeconds) {
-      throw new AppError("CONFLICT", `sandbox ${id} changed while extending; try again`);
+      throw new AppError("CONFLICT", `sandbox ${id} changed while extending (another extend or a teardown); check it and try again`);
     }
     if (growth > 0n) {
       await placeHold(tx, row.teamId, growth);
       await appendLedger(tx, { teamId: row.teamId, kind: "hold_grow", amountMicros: growth, sandboxId: id, idempotencyKey: growKey, actorId: actor.userId ?? undefined });
-      await tx.update(sandboxes).set({ holdMicros: sql`${sandboxes.holdMicros} + ${growth}` }).where(eq(sandboxes.id, id));
     }
+    await tx
+      .update(sandboxes)
+      .set({ holdMicros: sql`${sandboxes.holdMicros} + ${growth}`, ttlSeconds: newTtl, expiresAt: wantedEnd, updatedAt: rt.clock.now() })
+      .where(eq(sandboxes.id, id));
   });
 
-  const wantedEnd = new Date(row.expiresAt.getTime() + bySeconds * 1000);
   let effectiveEnd: Date;
   try {
     const resolved = await resolveTeamCredentials(rt, row.teamId, ext);
@@ -69,12 +76,17 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
     const granted = new Date(res.endsAt.getTime() - PROVIDER_TIMEOUT_GRACE_S * 1000);
     effectiveEnd = granted < wantedEnd ? granted : wantedEnd;
   } catch (err) {
+    // Give the reservation back: TTL, expiry and the hold it grew.
     await rt.db.transaction(async (tx) => {
+      const [locked] = await tx.select().from(sandboxes).where(eq(sandboxes.id, id)).for("update");
+      if (!locked || locked.state !== "ready" || locked.ttlSeconds !== newTtl) return;
+      await tx
+        .update(sandboxes)
+        .set({ ttlSeconds: row.ttlSeconds, expiresAt: row.expiresAt, holdMicros: sql`${sandboxes.holdMicros} - ${growth}`, updatedAt: rt.clock.now() })
+        .where(eq(sandboxes.id, id));
       if (growth === 0n) return;
       const fresh = await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: growth, sandboxId: id, idempotencyKey: `${growKey}:undo` });
-      if (!fresh) return;
-      await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${growth}` }).where(eq(teamCredits.teamId, row.teamId));
-      await tx.update(sandboxes).set({ holdMicros: sql`${sandboxes.holdMicros} - ${growth}` }).where(eq(sandboxes.id, id));
+      if (fresh) await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${growth}` }).where(eq(teamCredits.teamId, row.teamId));
     });
     rt.logger.warn({ sandboxId: id, err: { message: (err as Error).message } }, "provider refused extend");
     throw new AppError("CANNOT_EXTEND", `the provider did not extend the sandbox; nothing changed`);
@@ -86,7 +98,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
     await tx
       .update(sandboxes)
       .set({ ttlSeconds: effectiveTtl, expiresAt: effectiveEnd, updatedAt: now })
-      .where(and(eq(sandboxes.id, id), eq(sandboxes.state, "ready")));
+      .where(and(eq(sandboxes.id, id), eq(sandboxes.state, "ready"), eq(sandboxes.ttlSeconds, newTtl)));
     await recordEvent(tx, {
       sandboxId: id,
       teamId: row.teamId,

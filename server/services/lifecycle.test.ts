@@ -282,6 +282,21 @@ describe("extend", () => {
     expect((await getBalance(rt.db, teamId)).heldMicros).toBe(26n * 60n);
   });
 
+  it("applies exactly one of several concurrent extends and tells the others to retry", async () => {
+    const teamId = await seedTeam(rt, 1_000_000n);
+    const ready = await readySandbox(teamId, 60);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => extendSandbox(rt, { teamId, userId: null }, ready.id, 60)));
+    const ok = results.filter((r) => r.status === "fulfilled");
+    expect(ok).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === "rejected")) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT" });
+    const after = await row(ready.id);
+    expect(after.ttlSeconds).toBe(120);
+    expect(after.holdMicros).toBe(26n * 120n);
+    expect((await getBalance(rt.db, teamId)).heldMicros).toBe(26n * 120n);
+    const grows = (await ledgerOf(teamId)).filter((l) => l.kind === "hold_grow");
+    expect(grows.map((g) => g.amountMicros)).toEqual([26n * 60n]);
+  });
+
   it("a TTL job scheduled before an extend does nothing", async () => {
     const teamId = await seedTeam(rt, 1_000_000n);
     const ready = await readySandbox(teamId, 60);

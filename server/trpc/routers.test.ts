@@ -81,6 +81,10 @@ describe("API permissions", () => {
     await admin.credits.topUp({ amount: "2.5", idempotencyKey: "admin-topup-1" });
     const after = await admin.credits.topUp({ amount: "2.5", idempotencyKey: "admin-topup-1" });
     expect(BigInt(after.balanceMicros) - before).toBe(2_500_000n);
+    const reused = await errorOf(admin.credits.topUp({ amount: "999", idempotencyKey: "admin-topup-1" }));
+    expect(reused.code).toBe("CONFLICT");
+    expect(reused.message).toMatch(/already used for a top-up of \$2\.500000/);
+    expect(BigInt((await admin.credits.balance()).balanceMicros) - before).toBe(2_500_000n);
     expect(await codeOf(admin.credits.topUp({ amount: "1.0000001", idempotencyKey: "admin-topup-2" }))).toBe("BAD_REQUEST");
   });
 });
