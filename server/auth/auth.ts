@@ -54,7 +54,9 @@ function buildAuth(rt: Runtime) {
     logger: {
       level: "warn",
       log: (level, message) => {
-        const method = level === "error" ? "error" : level === "warn" ? "warn" : level === "debug" ? "debug" : "info";
+        // A caller's bad API key is their problem, answered with 401: not an error for operators.
+        const callerFault = message.startsWith("Failed to validate API key");
+        const method = callerFault ? "info" : level === "error" ? "error" : level === "warn" ? "warn" : level === "debug" ? "debug" : "info";
         rt.logger[method]({ component: "auth" }, message);
       },
     },

@@ -8,5 +8,7 @@ export async function createContext(opts: { headers: Headers; rt?: Runtime }): P
   const rt = opts.rt ?? (await getRuntime());
   const requestId = opts.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
   const identity = await identify(rt, opts.headers);
-  return { rt, identity, requestId };
+  const sentKey = Boolean(opts.headers.get("authorization")?.toLowerCase().startsWith("bearer ") || opts.headers.get("x-api-key"));
+  const authProblem = !identity && sentKey ? "the API key was not accepted: it is unknown, revoked or expired" : undefined;
+  return { rt, identity, requestId, authProblem };
 }

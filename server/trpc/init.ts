@@ -5,7 +5,8 @@ import { canAdminTeam, canExportUsage, canManageSandboxes, type TeamRole } from 
 import { isAppError, type AppErrorCode } from "../errors";
 import type { Runtime } from "../runtime";
 
-export type Context = { rt: Runtime; identity: Identity | null; requestId: string };
+/** `authProblem` says why a caller who sent credentials is still anonymous (e.g. a revoked key). */
+export type Context = { rt: Runtime; identity: Identity | null; requestId: string; authProblem?: string };
 
 const trpcCodeOf: Record<AppErrorCode, TRPCError["code"]> = {
   NOT_FOUND: "NOT_FOUND",
@@ -32,7 +33,11 @@ const t = initTRPC.context<Context>().create({
     const zodMessage = zodError?.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ");
     return {
       ...shape,
-      message: internal ? `internal error (request ${ctx?.requestId ?? "unknown"})` : (zodMessage ?? shape.message),
+      message: internal
+        ? `internal error (request ${ctx?.requestId ?? "unknown"})`
+        : error.code === "PARSE_ERROR"
+          ? "the request body is not valid JSON"
+          : (zodMessage ?? shape.message),
       data: {
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
@@ -66,7 +71,9 @@ const errorMapping = t.middleware(async ({ ctx, next, path }) => {
 export const publicProcedure = t.procedure.use(errorMapping);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.identity) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in or send an API key (Authorization: Bearer …)" });
+  if (!ctx.identity) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: ctx.authProblem ?? "sign in or send an API key (Authorization: Bearer …)" });
+  }
   return next({ ctx: { ...ctx, identity: ctx.identity } });
 });
 

@@ -47,7 +47,9 @@ async function codeOf(p: Promise<unknown>) {
 describe("API permissions", () => {
   it("refuses anonymous callers and unknown keys", async () => {
     expect(await codeOf((await as(null)).credits.balance())).toBe("UNAUTHORIZED");
-    expect(await codeOf((await as("sbxk_notakey")).credits.balance())).toBe("UNAUTHORIZED");
+    const badKey = await errorOf((await as("sbxk_notakey")).credits.balance());
+    expect(badKey.code).toBe("UNAUTHORIZED");
+    expect(badKey.message).toBe("the API key was not accepted: it is unknown, revoked or expired");
   });
 
   it("lets a member create, and a finance user read but not create or destroy", async () => {

@@ -5,7 +5,11 @@ import { createSandbox, destroySandbox, getSandbox, listSandboxes, previewCreate
 import { router, sandboxWriteProcedure, teamProcedure } from "../init";
 
 const sandboxId = z.string().regex(/^sbx_[a-z0-9]+$/, "must be a sandbox id such as sbx_…");
-const ttlSeconds = z.number().int("must be a whole number of seconds").positive("must be positive");
+const ttlSeconds = z
+  .number()
+  .max(31_536_000, "must be at most 31536000 seconds (a year); profiles allow far less")
+  .int("must be a whole number of seconds")
+  .positive("must be positive");
 
 export const createSandboxInput = z.object({ profile: z.string().min(1).max(100), ttlSeconds: ttlSeconds.optional() });
 export type CreateSandboxInput = z.infer<typeof createSandboxInput>;
