@@ -29,12 +29,15 @@ import {
   warn,
 } from "./lib/services.mjs";
 
-const USAGE = `Usage: npm run up -- [--dev] [--fakes] [--port N] [--host ADDR]
+const USAGE = `Usage: npm run up -- [--dev] [--fakes] [--byok] [--port N] [--host ADDR]
 
   --dev        run \`next dev\` (hot reload) instead of building and \`next start\`
   --fakes      start local fakes of the cloud providers (E2B, Modal) and point the
                app at them, with fake keys; also sets SANDBOXER_FAKES=1.
                Never on by default.
+  --byok       like --fakes, plus a local OpenBao fake for team keys, and NO platform
+               provider keys: burst-sandbox runs on the stub until a team binds its own
+               key (docs/payments.md, "Try it offline").
   --port N     web port (default: $PORT, else 3000)
   --host ADDR  address the web server listens on (default 127.0.0.1;
                use 0.0.0.0 to reach it from other machines)
@@ -72,6 +75,15 @@ const FAKES = [
     }),
   },
 ];
+// With --byok: a secret store for team keys, and the providers' fakes without platform keys.
+const BYOK_FAKE = {
+  name: "openbao-fake",
+  what: "OpenBao KV v2 fake (team keys; token sandboxer-fake-root)",
+  args: (port) => ["server/testing/openbao-fake-main.ts", "--port", String(port), "--token", "sandboxer-fake-root"],
+  healthPath: "/v1/sys/health",
+  env: (url) => ({ SANDBOXER_OPENBAO_ADDR: url, SANDBOXER_OPENBAO_TOKEN: "sandboxer-fake-root" }),
+};
+const PLATFORM_KEYS = ["E2B_API_KEY", "MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET"];
 const FAKE_DEADLINE_MS = 30_000;
 
 // Sources whose change makes the production build in .next/ stale.
@@ -113,7 +125,9 @@ async function main() {
   if (opts.fakes)
     say("fakes are ON: SANDBOXER_FAKES=1 is set for every process (cloud providers are simulated)");
   env.REDIS_URL = await startRedis();
-  const fakes = opts.fakes ? await startFakes(env) : [];
+  const fakes = opts.fakes ? await startFakes(env, opts.byok ? [...FAKES, BYOK_FAKE] : FAKES) : [];
+  // No platform keys with --byok, so routing moves only when a team binds its own.
+  if (opts.byok) for (const name of PLATFORM_KEYS) env[name] = "";
   if (!env.BETTER_AUTH_SECRET) env.BETTER_AUTH_SECRET = loadOrCreateAuthSecret();
 
   await runStep("migrate", localBin("tsx"), ["db/migrate-main.ts"], { env });
@@ -142,6 +156,7 @@ function parseArgs(argv) {
   const opts = {
     dev: false,
     fakes: false,
+    byok: false,
     port: Number(process.env.PORT) || 3000,
     host: "127.0.0.1",
   };
@@ -150,6 +165,7 @@ function parseArgs(argv) {
     const value = () => inline ?? argv[++i];
     if (flag === "--dev") opts.dev = true;
     else if (flag === "--fakes") opts.fakes = true;
+    else if (flag === "--byok") opts.fakes = opts.byok = true;
     else if (flag === "--port") opts.port = Number(value());
     else if (flag === "--host") opts.host = value();
     else if (flag === "--help" || flag === "-h") {
@@ -247,9 +263,9 @@ function loadOrCreateAuthSecret() {
 }
 
 /** Starts every fake, waits until each answers, and points `env` at them. */
-async function startFakes(env) {
+async function startFakes(env, fakeList) {
   const started = [];
-  for (const fake of FAKES) {
+  for (const fake of fakeList) {
     const port = await findFreePort();
     const url = `http://127.0.0.1:${port}`;
     say(`starting ${fake.what} on ${url}`);
@@ -385,6 +401,12 @@ function printBanner(opts, env, fakes) {
     "  npx sandboxer create --profile burst-sandbox --ttl 30s",
     ...(fakes.some((f) => f.name === "e2b-fake")
       ? ["  npx sandboxer create --profile e2b-burst --ttl 2m --wait   (on the E2B fake)"]
+      : []),
+    ...(opts.byok
+      ? [
+          "  Team keys (BYOK): no platform keys are set; store a key in the OpenBao fake and bind it",
+          "  in Settings → Provider keys — steps in docs/payments.md, \"Try it offline\".",
+        ]
       : []),
     ...(fakes.some((f) => f.name === "modal-fake")
       ? ["  npx sandboxer create --profile modal-gpu --ttl 10m --wait  (A100 on the Modal fake)"]

@@ -21,6 +21,8 @@ export async function startOpenBaoFake(opts: { token: string; port?: number; hos
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
+    // Like the real server's health endpoint, for launchers that wait until it answers.
+    if (req.method === "GET" && req.url === "/v1/sys/health") return send(200, { initialized: true, sealed: false });
     const m = /^\/v1\/([^/]+)\/data\/(.+)$/.exec(req.url ?? "");
     if (!m || !["GET", "POST", "PUT"].includes(req.method ?? "")) return send(404, { errors: [] });
     const key = `${m[1]}/${decodeURIComponent(m[2]!)}`;
