@@ -1,12 +1,11 @@
 "use client";
 
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { ChevronLeft, ChevronRight } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
 import { Badge } from "@/components/ui/badge";
-import { Button } from "@/components/ui/button";
+import { CursorPager } from "@/components/ui/cursor-pager";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import {
   Table,
@@ -118,29 +117,14 @@ export function LedgerTable({ live }: { live: boolean }) {
             </TableBody>
           </Table>
         )}
-        {trail.length > 0 || ledger.data?.nextCursor ? (
-          <nav aria-label="Ledger pages" className="flex items-center justify-end gap-2">
-            <span className="mr-2 text-sm text-muted-foreground">Page {trail.length + 1}</span>
-            <Button
-              variant="outline"
-              size="sm"
-              disabled={trail.length === 0}
-              onClick={() => setTrail(trail.slice(0, -1))}
-            >
-              <ChevronLeft aria-hidden /> Newer
-            </Button>
-            <Button
-              variant="outline"
-              size="sm"
-              disabled={!ledger.data?.nextCursor}
-              onClick={() =>
-                ledger.data?.nextCursor && setTrail([...trail, ledger.data.nextCursor])
-              }
-            >
-              Older <ChevronRight aria-hidden />
-            </Button>
-          </nav>
-        ) : null}
+        <CursorPager
+          label="Ledger pages"
+          trail={trail}
+          setTrail={setTrail}
+          nextCursor={ledger.data?.nextCursor}
+          backLabel="Newer"
+          forwardLabel="Older"
+        />
       </CardContent>
     </Card>
   );

@@ -8,7 +8,7 @@ import {
   useReactTable,
 } from "@tanstack/react-table";
 import type { inferRouterOutputs } from "@trpc/server";
-import { ChevronLeft, ChevronRight, Plus } from "lucide-react";
+import { Plus } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
@@ -17,6 +17,7 @@ import { TtlCountdown, useNow } from "@/components/console/countdown";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
 import { StateBadge } from "@/components/console/state-badge";
 import { Button, buttonVariants } from "@/components/ui/button";
+import { CursorPager } from "@/components/ui/cursor-pager";
 import {
   Table,
   TableBody,
@@ -207,27 +208,14 @@ export function SandboxesTable({
           Live updates paused: the server did not answer. Retrying…
         </p>
       ) : null}
-      {trail.length > 0 || query.data?.nextCursor ? (
-        <nav aria-label="Pagination" className="flex items-center justify-end gap-2">
-          <span className="mr-2 text-sm text-muted-foreground">Page {trail.length + 1}</span>
-          <Button
-            variant="outline"
-            size="sm"
-            disabled={trail.length === 0}
-            onClick={() => setTrail(trail.slice(0, -1))}
-          >
-            <ChevronLeft aria-hidden /> Previous
-          </Button>
-          <Button
-            variant="outline"
-            size="sm"
-            disabled={!query.data?.nextCursor}
-            onClick={() => query.data?.nextCursor && setTrail([...trail, query.data.nextCursor])}
-          >
-            Next <ChevronRight aria-hidden />
-          </Button>
-        </nav>
-      ) : null}
+      <CursorPager
+        label="Pagination"
+        trail={trail}
+        setTrail={setTrail}
+        nextCursor={query.data?.nextCursor}
+        backLabel="Previous"
+        forwardLabel="Next"
+      />
     </div>
   );
 }

@@ -1,11 +1,12 @@
 "use client";
 
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { ChevronLeft, ChevronRight, Download } from "lucide-react";
+import { Download } from "lucide-react";
 import Link from "next/link";
 import { useEffect, useState } from "react";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
 import { Button } from "@/components/ui/button";
+import { CursorPager } from "@/components/ui/cursor-pager";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import {
   Table,
@@ -168,27 +169,14 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
             </TableBody>
           </Table>
         )}
-        {trail.length > 0 || usage.data?.nextCursor ? (
-          <nav aria-label="Usage pages" className="flex items-center justify-end gap-2">
-            <span className="mr-2 text-sm text-muted-foreground">Page {trail.length + 1}</span>
-            <Button
-              variant="outline"
-              size="sm"
-              disabled={trail.length === 0}
-              onClick={() => setTrail(trail.slice(0, -1))}
-            >
-              <ChevronLeft aria-hidden /> Newer
-            </Button>
-            <Button
-              variant="outline"
-              size="sm"
-              disabled={!usage.data?.nextCursor}
-              onClick={() => usage.data?.nextCursor && setTrail([...trail, usage.data.nextCursor])}
-            >
-              Older <ChevronRight aria-hidden />
-            </Button>
-          </nav>
-        ) : null}
+        <CursorPager
+          label="Usage pages"
+          trail={trail}
+          setTrail={setTrail}
+          nextCursor={usage.data?.nextCursor}
+          backLabel="Newer"
+          forwardLabel="Older"
+        />
       </CardContent>
     </Card>
   );
