@@ -111,6 +111,7 @@ async function runVitest(driver, extraArgs, extraEnv) {
   return {
     name,
     ok: code === 0,
+    failures: vitestFailures(json),
     passed: json.numPassedTests ?? 0,
     failed: (json.numFailedTests ?? 0) + brokenFiles,
     skipped: (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0),
@@ -119,6 +120,47 @@ async function runVitest(driver, extraArgs, extraEnv) {
         ? `exited with code ${code}${brokenFiles ? ` (${brokenFiles} file(s) failed to load)` : ""}`
         : null,
   };
+}
+
+/**
+ * "file > title: first line of the error" for each failed test or file, so the
+ * closing summary (all a CI log tail may keep) names what failed.
+ */
+function vitestFailures(json) {
+  const out = [];
+  for (const f of json.testResults ?? []) {
+    const file = path.relative(ROOT, f.name ?? "?");
+    const failed = (f.assertionResults ?? []).filter((t) => t.status === "failed");
+    for (const t of failed)
+      out.push(`${file} > ${t.fullName ?? t.title}: ${firstLine(t.failureMessages?.[0])}`);
+    if (f.status === "failed" && failed.length === 0)
+      out.push(`${file}: ${firstLine(f.message) || "failed to load"}`);
+  }
+  return out;
+}
+
+function playwrightFailures(suites, out = []) {
+  for (const suite of suites) {
+    for (const spec of suite.specs ?? [])
+      for (const t of spec.tests ?? [])
+        if (t.status === "unexpected") {
+          const last = t.results?.at(-1);
+          out.push(`${spec.file} > ${spec.title}: ${firstLine(last?.error?.message)}`);
+        }
+    playwrightFailures(suite.suites ?? [], out);
+  }
+  return out;
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
+
+function firstLine(text) {
+  const line = String(text ?? "")
+    .replace(ANSI_COLOUR, "")
+    .split("\n")
+    .find((l) => l.trim());
+  return (line ?? "").trim().slice(0, 300);
 }
 
 /** Returns null when there is nothing to run (no spec files, or skipped on request). */
@@ -145,7 +187,8 @@ async function runPlaywright(extraEnv) {
   const env = { ...process.env, ...extraEnv, PLAYWRIGHT_JSON_OUTPUT_NAME: report };
   const code = await run(name, localBin("playwright"), ["test", "--reporter=list,json"], env);
 
-  const stats = readJson(report)?.stats;
+  const json = readJson(report);
+  const stats = json?.stats;
   if (!stats)
     return {
       name,
@@ -161,6 +204,7 @@ async function runPlaywright(extraEnv) {
     // "flaky" tests failed first and then passed on retry: they passed.
     passed: (stats.expected ?? 0) + (stats.flaky ?? 0),
     failed: stats.unexpected ?? 0,
+    failures: playwrightFailures(json.suites ?? []),
     skipped: stats.skipped ?? 0,
     problem: code !== 0 ? `exited with code ${code}` : null,
   };
@@ -210,6 +254,7 @@ function summarize(runs) {
     say(
       `${r.ok ? "ok  " : "FAIL"} ${r.name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`,
     );
+    for (const f of r.failures ?? []) warn(`     failed: ${f}`);
     if (r.problem)
       warn(`     ${r.name} ${r.problem.includes("\n") ? "problem:\n" + r.problem : r.problem}`);
   }

@@ -33,7 +33,7 @@ const cfg = (over: Partial<FinHubConfig> = {}): FinHubConfig => ({
   intervalMs: 1_000,
   batchSize: 7,
   attempts: 6,
-  timeoutMs: 400,
+  timeoutMs: 1_500, // only the "hang" fault should ever reach it, even on a loaded machine
   concurrency: 1,
   backoffBaseMs: 1_000,
   maxBackoffMs: 60_000,

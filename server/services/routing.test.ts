@@ -8,7 +8,7 @@ import { stubControl } from "../../adapters/saas-stub/stub-adapter";
 import { sandboxes, usageRecords } from "../../db/schema";
 import { startWorkers } from "../../jobs/worker";
 import { configDirWith } from "../testing/fixtures";
-import { createTestRuntime, openTestDb, seedTeam, type TestRuntime } from "../testing/harness";
+import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../testing/harness";
 import { startOpenBaoFake } from "../testing/openbao-fake";
 import { bindCredential, checkCredentials } from "./credentials";
 import { provisionSandbox, teardownSandbox } from "./lifecycle";
@@ -45,8 +45,8 @@ settings: { required_credential: api_key }
 
 let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
 const runtimes: TestRuntime[] = [];
-async function runtime(processEnv: Record<string, string> = {}) {
-  const rt = await createTestRuntime(dbHandle, { configDir, processEnv: { ALPHA_KEY: "", ...processEnv } });
+async function runtime(processEnv: Record<string, string> = {}, clock?: TestClock) {
+  const rt = await createTestRuntime(dbHandle, { configDir, clock, processEnv: { ALPHA_KEY: "", ...processEnv } });
   runtimes.push(rt);
   return rt;
 }
@@ -209,7 +209,9 @@ describe("BYOK through OpenBao", () => {
 
 describe("cool-downs never fail a request outright", () => {
   it("waits for the only provider to recover instead of refusing or failing", async () => {
-    const rt = await runtime({ SANDBOXER_COOLDOWN_FAILURES: "1", SANDBOXER_COOLDOWN_MS: "800" });
+    // The cool-down is judged by the runtime's clock, so a slow machine cannot outlast it.
+    const clock = new TestClock(new Date());
+    const rt = await runtime({ SANDBOXER_COOLDOWN_FAILURES: "1", SANDBOXER_COOLDOWN_MS: "60000" }, clock);
     const teamId = await seedTeam(rt, 10_000_000n);
     const gamma = stubControl(rt.redis, rt.keyPrefix, "ext.delta");
     await gamma.inject("provision", { kind: "unavailable", status: 503, message: "blip" });
@@ -222,7 +224,7 @@ describe("cool-downs never fail a request outright", () => {
     expect(preview.candidates[0]?.reason).toMatch(/^chosen|^cooling down/);
     await expect(provisionSandbox(rt, waiting.id, first)).rejects.toMatchObject({ name: "CapacityWait" });
     expect((await rowOf(rt, waiting.id)).state).toBe("requested");
-    await new Promise((r) => setTimeout(r, 900));
+    clock.advance(61_000);
     await provisionSandbox(rt, waiting.id, first);
     expect((await rowOf(rt, waiting.id)).state).toBe("ready");
   });
