@@ -242,6 +242,8 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
   it("works from another working directory", async () => {
     const r = await cli(["whoami", "--json"], { cwd: os.tmpdir() });
     expect(r.code).toBe(ExitCode.OK);
-    expect(json(r)).toMatchObject({ teamId: rich.teamId, role: "owner", via: "api_key" });
+    expect(json(r)).toMatchObject({ teamId: rich.teamId, role: "owner", via: "api_key", email: expect.stringMatching(/^cli-\d+-\d+@example\.test$/) });
+    const table = await cli(["whoami"]);
+    expect(table.stdout).toMatch(/user\s+│ cli-\d+-\d+@example\.test \(\w+\)/);
   });
 });

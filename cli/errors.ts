@@ -119,6 +119,25 @@ export function networkProblem(err: unknown): string | null {
   return null;
 }
 
+/**
+ * A TLS failure talking to the server, in words, or null. Node reports these by OpenSSL code
+ * (e.g. an https:// URL pointed at a plain-http server fails with a "wrong version number").
+ */
+export function tlsProblem(err: unknown, url: string): string | null {
+  for (const c of causes(err)) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG" || code === "EPROTO") {
+      const plain = url.replace(/^https:/i, "http:");
+      return `the server at ${url} did not answer in TLS (${code}); if it serves plain HTTP, use ${plain}`;
+    }
+    if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_/.test(code)) {
+      return `the TLS certificate of ${url} was not accepted (${code}); check the URL, or trust its CA with NODE_EXTRA_CA_CERTS=<file>`;
+    }
+  }
+  return null;
+}
+
 export function unreachableMessage(url: string, why: string): string {
   return `cannot reach the Sandboxer server at ${url} (${why}). Is it running? Start one with \`npm run up\`, or point the CLI elsewhere with --url / SANDBOXER_URL.`;
 }
@@ -143,6 +162,8 @@ export function toCliError(err: unknown, ctx: { url: string }): CliError {
     }
     return new CliError(text, code);
   }
+  const tls = tlsProblem(err, ctx.url);
+  if (tls) return new CliError(tls, ExitCode.UNREACHABLE);
   const why = networkProblem(err);
   if (why) return new CliError(unreachableMessage(ctx.url, why), ExitCode.UNREACHABLE);
   if (causes(err).some((c) => c instanceof SyntaxError)) {

@@ -173,6 +173,18 @@ describe("toCliError", () => {
     expect(e.message).toContain("npm run up");
   });
 
+  it("says in words when an https URL meets a plain-http server, or a certificate is refused", () => {
+    const wrap = (code: string, message: string) => new Error("fetch failed", { cause: new TypeError("fetch failed", { cause: Object.assign(new Error(message), { code }) }) });
+    const https = "https://127.0.0.1:3000";
+    const plain = toCliError(wrap("ERR_SSL_WRONG_VERSION_NUMBER", "80DC30B3:error:0A00010B:SSL routines:ssl3_get_record:wrong version number"), { url: https });
+    expect(plain.exitCode).toBe(ExitCode.UNREACHABLE);
+    expect(plain.message).toBe(`the server at ${https} did not answer in TLS (ERR_SSL_WRONG_VERSION_NUMBER); if it serves plain HTTP, use http://127.0.0.1:3000`);
+    expect(plain.message).not.toMatch(/SSL routines/);
+    const cert = toCliError(wrap("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"), { url: https });
+    expect(cert.exitCode).toBe(ExitCode.UNREACHABLE);
+    expect(cert.message).toMatch(/TLS certificate of https:\/\/127\.0\.0\.1:3000 was not accepted \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+  });
+
   it("reports a timeout as unreachable", () => {
     const cause = new DOMException("The operation was aborted due to timeout", "TimeoutError");
     expect(toCliError(new Error("x", { cause }), { url }).exitCode).toBe(ExitCode.UNREACHABLE);

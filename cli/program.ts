@@ -299,7 +299,7 @@ Docs: docs/cli.md`,
       if (c.json) return c.emitJson(me);
       c.out(
         keyValues([
-          ["user", me.userId],
+          ["user", me.email ? `${me.email} (${me.userId})` : me.userId],
           ["team", me.teamId ? `${me.teamName ?? "?"} (${me.teamId})` : "none"],
           ["role", me.role ?? "—"],
           ["signed in via", me.via === "api_key" ? "API key" : me.via],
@@ -330,7 +330,7 @@ Docs: docs/cli.md`,
       const result = { url, configPath: c.cfg.configPath, verified: opts.verify, whoami: me };
       if (c.json) return c.emitJson(result);
       c.out(
-        `saved ${url} and the API key to ${c.cfg.configPath}${me ? ` (user ${me.userId}, team ${me.teamName ?? me.teamId ?? "none"}, role ${me.role ?? "—"})` : " (not verified)"}`,
+        `saved ${url} and the API key to ${c.cfg.configPath}${me ? ` (user ${me.email ?? me.userId}, team ${me.teamName ?? me.teamId ?? "none"}, role ${me.role ?? "—"})` : " (not verified)"}`,
       );
     });
 

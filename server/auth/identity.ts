@@ -1,5 +1,5 @@
 import { and, asc, eq } from "drizzle-orm";
-import { member, organization } from "../../db/schema";
+import { member, organization, user } from "../../db/schema";
 import type { Runtime } from "../runtime";
 import { getAuth } from "./auth";
 import { teamRoles, type TeamRole } from "./roles";
@@ -53,6 +53,11 @@ export async function identify(rt: Runtime, headers: Headers): Promise<Identity 
   let m = await membership(rt, session.user.id, active);
   if (!m.teamId && active) m = await membership(rt, session.user.id, null);
   return { userId: session.user.id, ...m, via: "session" };
+}
+
+export async function userEmail(rt: Runtime, userId: string): Promise<string | null> {
+  const [row] = await rt.db.select({ email: user.email }).from(user).where(eq(user.id, userId));
+  return row?.email ?? null;
 }
 
 export async function teamName(rt: Runtime, teamId: string): Promise<string | null> {

@@ -4,7 +4,7 @@ import { formatMicros, parseDollarsToMicros } from "../../money";
 import { getBalance, topUp } from "../../services/credits";
 import { previewCreate } from "../../services/sandboxes";
 import { listLedger, listUsage } from "../../services/usage";
-import { teamName } from "../../auth/identity";
+import { teamName, userEmail } from "../../auth/identity";
 import { adminProcedure, authedProcedure, router, teamProcedure } from "../init";
 
 const balanceView = (b: Awaited<ReturnType<typeof getBalance>>) => ({
@@ -17,6 +17,7 @@ const balanceView = (b: Awaited<ReturnType<typeof getBalance>>) => ({
 export const meRouter = router({
   whoami: authedProcedure.query(async ({ ctx }) => ({
     userId: ctx.identity.userId,
+    email: await userEmail(ctx.rt, ctx.identity.userId),
     teamId: ctx.identity.teamId,
     teamName: ctx.identity.teamId ? await teamName(ctx.rt, ctx.identity.teamId) : null,
     role: ctx.identity.role,
