@@ -51,6 +51,7 @@ export function UsageView() {
           <Input
             type="date"
             value={range.to}
+            min={range.from}
             onChange={(e) => e.target.value && setRange({ ...range, to: e.target.value })}
           />
         </Field>

@@ -1,4 +1,5 @@
-import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { bigint, date, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { organization } from "./auth";
 import type { StoredResources } from "./sandboxes";
 
@@ -34,4 +35,26 @@ export const usageRecords = pgTable(
     uniqueIndex("usage_records_sandbox_uq").on(t.sandboxId),
     index("usage_records_team_ended_idx").on(t.teamId, t.endedAt),
   ],
+);
+
+/**
+ * Daily rollup of `usage_records` for the console's usage charts: one row per team, UTC day of
+ * `ended_at`, extension and profile. Never written by application code: triggers on
+ * usage_records (db/migrations/0007_usage_daily.sql) apply every insert (and any update, delete
+ * or truncate) in the same statement, so it is always exactly the GROUP BY of usage_records.
+ * No foreign key to the team: deleting a team cascades to its usage_records, whose delete
+ * trigger empties the team's rollup rows.
+ */
+export const usageDaily = pgTable(
+  "usage_daily",
+  {
+    teamId: text("team_id").notNull(),
+    day: date("day", { mode: "string" }).notNull(),
+    extensionId: text("extension_id").notNull(),
+    profileId: text("profile_id").notNull(),
+    records: bigint("records", { mode: "number" }).notNull().default(sql`0`),
+    costMicros: bigint("cost_micros", { mode: "bigint" }).notNull().default(sql`0`),
+    durationMs: bigint("duration_ms", { mode: "number" }).notNull().default(sql`0`),
+  },
+  (t) => [primaryKey({ columns: [t.teamId, t.day, t.extensionId, t.profileId] })],
 );

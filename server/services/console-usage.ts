@@ -1,5 +1,5 @@
-import { and, eq, gte, lt, sql } from "drizzle-orm";
-import { usageRecords } from "../../db/schema";
+import { and, eq, gte, lte, sql } from "drizzle-orm";
+import { usageDaily } from "../../db/schema";
 import { AppError } from "../errors";
 import type { Runtime } from "../runtime";
 
@@ -14,17 +14,28 @@ const view = (b: Bucket) => ({
   count: b.count,
 });
 
-function parseDay(value: string, field: string): Date {
+/** The earliest and latest day a range may name (the database's date type holds far more). */
+export const MIN_DAY = "1970-01-01";
+export const MAX_DAY = "9999-12-31";
+export const DAY_FORMAT_MESSAGE = "must be a date such as 2026-12-01";
+
+function parseDay(value: unknown, field: "from" | "to"): Date {
+  if (typeof value !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(value))
+    throw new AppError("INVALID_INPUT", DAY_FORMAT_MESSAGE, { field });
   const d = new Date(`${value}T00:00:00.000Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(d.getTime())) {
-    throw new AppError("INVALID_INPUT", "must be a date such as 2026-12-01", { field });
-  }
+  // Date rolls 2026-02-30 over to March 2; only a day that reads back the same is a real one.
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value)
+    throw new AppError("INVALID_INPUT", `${value} is not a calendar date`, { field });
+  if (value < MIN_DAY || value > MAX_DAY)
+    throw new AppError("INVALID_INPUT", `must be between ${MIN_DAY} and ${MAX_DAY}`, { field });
   return d;
 }
 
 /**
  * Cost and sandbox-hours over [from, to] (whole UTC days, both inclusive), by day, extension
- * and profile. One GROUP BY over the (team_id, ended_at) index; sums stay exact (bigint).
+ * and profile. Reads the usage_daily rollup (at most one row per day, extension and profile,
+ * kept equal to the GROUP BY of usage_records by triggers; db/migrations/0007_usage_daily.sql),
+ * so the cost does not grow with the number of records. Sums stay exact (bigint).
  */
 export async function usageSummary(
   rt: Runtime,
@@ -34,35 +45,35 @@ export async function usageSummary(
   const from = parseDay(input.from, "from");
   const to = parseDay(input.to, "to");
   if (to < from)
-    throw new AppError("INVALID_INPUT", "the end date is before the start date", { field: "to" });
+    throw new AppError(
+      "INVALID_INPUT",
+      `the end date ${input.to} is before the start date ${input.from}`,
+      { field: "to" },
+    );
   const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
   if (days > MAX_RANGE_DAYS)
     throw new AppError("INVALID_INPUT", `choose a range of at most ${MAX_RANGE_DAYS} days`, {
       field: "from",
     });
-  const end = new Date(to.getTime() + DAY_MS);
 
-  // Grouped as a date (cheap per row); to_char runs once per group, not once per record.
-  const dayDate = sql`((${usageRecords.endedAt} at time zone 'UTC')::date)`;
-  const day = sql<string>`to_char(${dayDate}, 'YYYY-MM-DD')`;
+  // bigint columns come back as text here, so nothing passes through a float.
   const rows = await rt.db
     .select({
-      day,
-      extensionId: usageRecords.extensionId,
-      profileId: usageRecords.profileId,
-      count: sql<string>`count(*)`,
-      costMicros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)`,
-      durationMs: sql<string>`coalesce(sum(${usageRecords.durationMs}), 0)`,
+      day: sql<string>`to_char(${usageDaily.day}, 'YYYY-MM-DD')`,
+      extensionId: usageDaily.extensionId,
+      profileId: usageDaily.profileId,
+      count: sql<string>`${usageDaily.records}::text`,
+      costMicros: sql<string>`${usageDaily.costMicros}::text`,
+      durationMs: sql<string>`${usageDaily.durationMs}::text`,
     })
-    .from(usageRecords)
+    .from(usageDaily)
     .where(
       and(
-        eq(usageRecords.teamId, teamId),
-        gte(usageRecords.endedAt, from),
-        lt(usageRecords.endedAt, end),
+        eq(usageDaily.teamId, teamId),
+        gte(usageDaily.day, input.from),
+        lte(usageDaily.day, input.to),
       ),
-    )
-    .groupBy(dayDate, usageRecords.extensionId, usageRecords.profileId);
+    );
 
   const byDay = new Map<string, Bucket>();
   for (let i = 0; i < days; i++)

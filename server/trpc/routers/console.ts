@@ -2,10 +2,17 @@ import { z } from "zod";
 import { canAdminTeam } from "../../auth/roles";
 import { createTeamKey, listTeamKeys, revokeTeamKey } from "../../services/console-api-keys";
 import { listRegistry } from "../../services/console-registry";
-import { usageSummary } from "../../services/console-usage";
+import { DAY_FORMAT_MESSAGE, usageSummary } from "../../services/console-usage";
 import { router, teamProcedure } from "../init";
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date such as 2026-12-01");
+/**
+ * The shape of a day; whether it is a real calendar day in range (and from ≤ to) is the
+ * service's check, which names the field the same way. A missing or non-string value gets the
+ * same message as a malformed one, not zod's "Invalid input: expected string".
+ */
+const day = z
+  .string({ error: DAY_FORMAT_MESSAGE })
+  .regex(/^\d{4}-\d{2}-\d{2}$/, DAY_FORMAT_MESSAGE);
 
 /**
  * API keys belong to a person in a team and act with that person's role there, so anyone in the
