@@ -122,3 +122,15 @@ test("a failing API shows a plain message and a retry, never the server's text",
   await screenshot(page, testInfo, "error-state");
   await page.context().close();
 });
+
+test("metrics answer only a scraper with the metrics token", async ({ request }) => {
+  const token = process.env.E2E_METRICS_TOKEN ?? "e2e-metrics-token-0123456789abcdef";
+  const none = await request.get("/api/metrics");
+  expect(none.status()).toBe(401);
+  expect(await none.text()).not.toContain("sandboxer_");
+  const wrong = await request.get("/api/metrics", { headers: { authorization: "Bearer nope" } });
+  expect(wrong.status()).toBe(401);
+  const ok = await request.get("/api/metrics", { headers: { authorization: `Bearer ${token}` } });
+  expect(ok.status()).toBe(200);
+  expect(await ok.text()).toMatch(/^# HELP sandboxer_/m);
+});

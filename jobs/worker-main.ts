@@ -1,6 +1,6 @@
 import http from "node:http";
 import { checkReadiness } from "../server/health";
-import { metricsText } from "../server/metrics";
+import { metricsAllowed, metricsText } from "../server/metrics";
 import { getRuntime, type Runtime } from "../server/runtime";
 import { startWorkers } from "./worker";
 
@@ -18,6 +18,10 @@ function startHealthServer(rt: Runtime, port: number) {
         return send(r.ok ? 200 : 503, JSON.stringify(r));
       }
       if (req.url === "/metrics") {
+        if (!metricsAllowed(req.headers.authorization, rt.env.SANDBOXER_METRICS_TOKEN)) {
+          res.setHeader("www-authenticate", "Bearer");
+          return send(401, JSON.stringify({ error: "metrics need Authorization: Bearer <SANDBOXER_METRICS_TOKEN>" }));
+        }
         const m = await metricsText(rt);
         return send(200, m.body, m.contentType);
       }

@@ -65,6 +65,8 @@ const envSchema = z.object({
   SANDBOXER_COOLDOWN_FAILURES: z.coerce.number().int().min(1).default(5),
   SANDBOXER_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
   BETTER_AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** When set, /api/metrics and the worker's /metrics answer only `Authorization: Bearer <it>`. */
+  SANDBOXER_METRICS_TOKEN: optionalSecret,
   /** fin-hub billing export (docs/runbooks/fin-hub.md): off unless the URL is set. */
   SANDBOXER_FIN_HUB_URL: optionalHttpUrl,
   SANDBOXER_FIN_HUB_SECRET: optionalSecret,

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { sandboxes } from "../db/schema";
@@ -100,6 +101,20 @@ export function metrics(): Metrics {
 /** Points the scrape-time gauges at this process's runtime. */
 export function bindMetricsRuntime(rt: Runtime) {
   (globalThis as G)[RUNTIME_KEY] = rt;
+}
+
+/**
+ * Whether a scrape may read the metrics: always when no SANDBOXER_METRICS_TOKEN is set, otherwise
+ * only with `Authorization: Bearer <token>` (compared in constant time). Metrics carry no team or
+ * secret data, but each scrape queries Postgres and Redis, and volumes are business data.
+ */
+export function metricsAllowed(authorization: string | null | undefined, token: string | undefined): boolean {
+  if (!token) return true;
+  const m = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? "");
+  if (!m) return false;
+  const given = createHash("sha256").update(m[1]!).digest();
+  const wanted = createHash("sha256").update(token).digest();
+  return timingSafeEqual(given, wanted);
 }
 
 export async function metricsText(rt: Runtime): Promise<{ body: string; contentType: string }> {
