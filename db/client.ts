@@ -45,9 +45,8 @@ export async function openDb(target: DbTarget): Promise<DbHandle> {
   return { db, kind: "pglite", close: () => client.close() };
 }
 
-/** Applies every migration in db/migrations; re-running is a no-op. */
-export async function migrateDb(handle: DbHandle): Promise<void> {
-  const folder = migrationsFolder();
+/** Applies every migration in db/migrations (or `folder`); re-running is a no-op. */
+export async function migrateDb(handle: DbHandle, folder = migrationsFolder()): Promise<void> {
   if (handle.kind === "postgres") {
     await migratePg(handle.db as never, { migrationsFolder: folder });
   } else {

@@ -30,12 +30,15 @@ export const redisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 /**
  * A fresh database for one test file: an in-memory PGlite, or (TEST_DB=postgres) a throwaway
- * database created on TEST_DATABASE_URL's server and dropped afterwards.
+ * database created on TEST_DATABASE_URL's server and dropped afterwards. `migrationsFolder`
+ * migrates from another folder (e.g. a copy holding only the older migrations).
  */
-export async function openTestDb(): Promise<DbHandle & { drop: () => Promise<void> }> {
+export async function openTestDb(
+  opts: { migrationsFolder?: string } = {},
+): Promise<DbHandle & { drop: () => Promise<void> }> {
   if (testDbKind() === "pglite") {
     const handle = await openDb({ kind: "pglite", dataDir: null });
-    await migrateDb(handle);
+    await migrateDb(handle, opts.migrationsFolder);
     return { ...handle, drop: handle.close };
   }
   const baseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
@@ -48,7 +51,7 @@ export async function openTestDb(): Promise<DbHandle & { drop: () => Promise<voi
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   const handle = await openDb({ kind: "postgres", url: url.toString(), poolSize: 20 });
-  await migrateDb(handle);
+  await migrateDb(handle, opts.migrationsFolder);
   return {
     ...handle,
     drop: async () => {

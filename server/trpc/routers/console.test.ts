@@ -1,11 +1,12 @@
 import { TRPCError } from "@trpc/server";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usageRecords } from "../../../db/schema";
 import { createTestRuntime, openTestDb, type TestRuntime } from "../../testing/harness";
 import { startOpenBaoFake } from "../../testing/openbao-fake";
 import { createApiKey, createTeam, createUser, setMembership } from "../../services/teams";
 import { createContext } from "../context";
-import { createCaller } from "../root";
+import { appRouter, createCaller } from "../root";
 
 /** The console's procedures: teams and members, API keys, registry, usage reports. */
 let dbHandle: Awaited<ReturnType<typeof openTestDb>>;
@@ -309,5 +310,66 @@ describe("usage summary", () => {
       finance.reports.usageSummary({ from: "2024-01-01", to: "2026-11-01" }),
     );
     expect([tooLong.code, fieldOf(tooLong)]).toEqual(["BAD_REQUEST", "from"]);
+  });
+
+  /** What the console receives over HTTP (the error formatter applied), for a finance member. */
+  async function overHttp(input: unknown) {
+    const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+    const res = await fetchRequestHandler({
+      endpoint: "/api/trpc",
+      req: new Request(`http://console.test/api/trpc/reports.usageSummary${query}`, {
+        headers: { authorization: `Bearer ${keys.finance}` },
+      }),
+      router: appRouter,
+      createContext: ({ req }) => createContext({ headers: req.headers, rt }),
+    });
+    const body = (await res.json()) as {
+      error?: { message: string; data: { field: string | null } };
+    };
+    return { status: res.status, message: body.error?.message, field: body.error?.data.field };
+  }
+
+  it.each([
+    ["a missing end", { from: "2026-11-01" }, "to", /^to: must be a date such as 2026-12-01$/],
+    ["a number", { from: 20261101, to: "2026-11-03" }, "from", /must be a date such as/],
+    ["a short month", { from: "2026-11-1", to: "2026-11-03" }, "from", /must be a date such as/],
+    [
+      "a day February lacks",
+      { from: "2026-02-30", to: "2026-03-03" },
+      "from",
+      /^2026-02-30 is not a calendar date$/,
+    ],
+    [
+      "a day November lacks",
+      { from: "2026-11-01", to: "2026-11-31" },
+      "to",
+      /^2026-11-31 is not a calendar date$/,
+    ],
+    [
+      "year zero",
+      { from: "0000-01-01", to: "0000-01-02" },
+      "from",
+      /^must be between 1970-01-01 and 9999-12-31$/,
+    ],
+    [
+      "an end before the start",
+      { from: "2026-11-05", to: "2026-11-01" },
+      "to",
+      /^the end date 2026-11-01 is before the start date 2026-11-05$/,
+    ],
+  ])("says which field is wrong and why for %s", async (_, input, field, message) => {
+    const got = await overHttp(input);
+    expect(got.status).toBe(400);
+    expect(got.field).toBe(field);
+    expect(got.message).toMatch(message);
+  });
+
+  it("answers for the last representable days rather than failing in the database", async () => {
+    const got = await overHttp({ from: "9999-12-01", to: "9999-12-31" });
+    expect(got).toEqual({ status: 200, message: undefined, field: undefined });
+    const s = await (
+      await as("finance")
+    ).reports.usageSummary({ from: "1970-01-01", to: "1970-01-02" });
+    expect(s.byDay.map((d) => d.day)).toEqual(["1970-01-01", "1970-01-02"]);
   });
 });
