@@ -134,3 +134,20 @@ test("metrics answer only a scraper with the metrics token", async ({ request })
   expect(ok.status()).toBe(200);
   expect(await ok.text()).toMatch(/^# HELP sandboxer_/m);
 });
+
+test("an oversized request body is refused with 413 before it reaches the API or sign-in", async ({
+  request,
+}) => {
+  const big = JSON.stringify({ json: { profile: "burst-sandbox", ttlSeconds: 60, pad: "x".repeat(2 * 1024 * 1024) } });
+  const api = await request.post("/api/trpc/sandboxes.create", {
+    data: big,
+    headers: { "content-type": "application/json" },
+  });
+  expect(api.status()).toBe(413);
+  expect((await api.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+  const auth = await request.post("/api/auth/sign-up/email", {
+    data: JSON.stringify({ email: "big@example.test", password: "correct-horse-battery", name: "n".repeat(100_000) }),
+    headers: { "content-type": "application/json" },
+  });
+  expect(auth.status()).toBe(413);
+});

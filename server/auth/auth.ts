@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { apiKey } from "@better-auth/api-key";
 import { betterAuth } from "better-auth";
+import { APIError } from "better-auth/api";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { nextCookies } from "better-auth/next-js";
 import { organization } from "better-auth/plugins";
@@ -23,6 +24,25 @@ export function trustedOrigins(publicUrl: string, extra: string | undefined): st
   if (twin) origins.add(`${url.protocol}//${twin}${url.port ? `:${url.port}` : ""}`);
   for (const o of (extra ?? "").split(",").map((x) => x.trim()).filter(Boolean)) origins.add(new URL(o).origin);
   return [...origins];
+}
+
+/** The app's length limits, applied to what Better Auth's own endpoints write too. */
+export const IDENTITY_LIMITS = { userName: 100, email: 200, teamName: 60, teamSlug: 100 } as const;
+
+function checkLength(field: string, value: unknown, max: number) {
+  if (typeof value === "string" && value.length > max) {
+    throw new APIError("BAD_REQUEST", { message: `${field}: at most ${max} characters`, code: "INVALID_INPUT" });
+  }
+}
+
+function checkUser(user: { name?: unknown; email?: unknown }) {
+  checkLength("name", user.name, IDENTITY_LIMITS.userName);
+  checkLength("email", user.email, IDENTITY_LIMITS.email);
+}
+
+function checkTeam(team: { name?: unknown; slug?: unknown }) {
+  checkLength("name", team.name, IDENTITY_LIMITS.teamName);
+  checkLength("slug", team.slug, IDENTITY_LIMITS.teamSlug);
 }
 
 function buildAuth(rt: Runtime) {
@@ -60,10 +80,23 @@ function buildAuth(rt: Runtime) {
         rt.logger[method]({ component: "auth" }, message);
       },
     },
-    emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: 8 },
+    emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: 8, maxPasswordLength: 128 },
+    databaseHooks: {
+      user: {
+        create: { before: async (user) => void checkUser(user) },
+        update: { before: async (user) => void checkUser(user) },
+      },
+    },
     advanced: { useSecureCookies: rt.env.SANDBOXER_URL.startsWith("https://") },
     plugins: [
-      organization({ ...organizationAccess, creatorRole: "owner" }),
+      organization({
+        ...organizationAccess,
+        creatorRole: "owner",
+        organizationHooks: {
+          beforeCreateOrganization: async ({ organization: team }) => void checkTeam(team),
+          beforeUpdateOrganization: async ({ organization: team }) => void checkTeam(team),
+        },
+      }),
       apiKey({
         defaultPrefix: API_KEY_PREFIX,
         enableMetadata: true,

@@ -1,12 +1,15 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { API_BODY_LIMIT_BYTES, limitBody } from "@/server/http/body-limit";
 import { createContext } from "@/server/trpc/context";
 import { getRuntime } from "@/server/runtime";
 import { appRouter } from "@/server/trpc/root";
 
 export const dynamic = "force-dynamic";
 
-const handler = (req: Request) =>
-  fetchRequestHandler({
+const handler = async (incoming: Request) => {
+  const req = await limitBody(incoming, API_BODY_LIMIT_BYTES);
+  if (req instanceof Response) return req;
+  return fetchRequestHandler({
     endpoint: "/api/trpc",
     req,
     router: appRouter,
@@ -19,5 +22,6 @@ const handler = (req: Request) =>
       );
     },
   });
+};
 
 export { handler as GET, handler as POST };
