@@ -6,7 +6,7 @@ import {
   type Credentials,
   type SandboxAdapter,
 } from "../../adapters/contract";
-import { sandboxes, usageRecords, type SandboxState } from "../../db/schema";
+import { creditLedger, sandboxes, teamCredits, usageRecords, type RoutingDecision, type SandboxState } from "../../db/schema";
 import type { DbOrTx } from "../../db/client";
 import { jobIds } from "../../jobs/catalog";
 import { newId } from "../ids";
@@ -19,7 +19,8 @@ import { resolveTeamCredentials } from "./credentials";
 import { appendLedger, settleCredits } from "./credits";
 import { recordEvent } from "./events";
 import { enqueueForFinHub } from "./fin-hub";
-import { decisionOf, planRoute, specOf, type RouteCandidate } from "./routing";
+import { decisionOf, planRoute, specOf, type RouteCandidate, type RoutePlan } from "./routing";
+import { eventsFrom, eventsValues, int8, jsonb, rowsOf, text, ts, type EventSpec } from "./sql-rows";
 
 type Row = typeof sandboxes.$inferSelect;
 const TERMINAL: SandboxState[] = ["destroyed", "failed", "lost"];
@@ -236,15 +237,45 @@ async function adoptByTag(rt: Runtime, row: Row, extensionId: string, credential
   return keep!.providerSandboxId;
 }
 
-async function saveProviderId(rt: Runtime, row: Row, extensionId: string, providerSandboxId: string, startedAt: Date, reason: string) {
+async function saveProviderId(
+  rt: Runtime,
+  row: Row,
+  extensionId: string,
+  providerSandboxId: string,
+  startedAt: Date,
+  reason: string,
+  routed?: { decision: RoutingDecision; chosen: RouteCandidate },
+) {
   const now = rt.clock.now();
-  await rt.db.transaction(async (tx) => {
-    await tx
-      .update(sandboxes)
-      .set({ providerSandboxId, startedAt, updatedAt: now })
-      .where(and(eq(sandboxes.id, row.id), isNull(sandboxes.providerSandboxId)));
-    await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "provider_created", extensionId, reason, data: { providerSandboxId }, at: now });
-  });
+  const events: EventSpec[] = [
+    { sandboxId: row.id, teamId: row.teamId, kind: "provider_created", extensionId, reason, data: { providerSandboxId }, at: now },
+  ];
+  if (routed) events.push(routingEvent(row, routed.decision, routed.chosen, now));
+  // One statement, so atomic without a transaction: the id is kept only if none was saved yet.
+  await rt.db.execute(
+    sql`with upd as (
+          update ${sandboxes}
+          set provider_sandbox_id = coalesce(provider_sandbox_id, ${providerSandboxId}),
+              started_at = case when provider_sandbox_id is null then ${ts(startedAt)} else started_at end,
+              ${routed ? sql`routing = ${jsonb(routed.decision)},` : sql``}
+              updated_at = ${ts(now)}
+          where id = ${row.id}
+          returning id
+        )
+        ${eventsValues(events)}`,
+  );
+}
+
+function routingEvent(row: Row, decision: RoutingDecision, chosen: RouteCandidate | null, at: Date): EventSpec {
+  return {
+    sandboxId: row.id,
+    teamId: row.teamId,
+    kind: "routing",
+    extensionId: chosen?.extension.id ?? null,
+    reason: chosen ? `routed to ${chosen.extension.id}` : "no route entry could create the sandbox",
+    data: { candidates: decision.candidates },
+    at,
+  };
 }
 
 /**
@@ -270,7 +301,7 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
     throw new CapacityWait(Math.max(100, until - rt.clock.now().getTime()));
   }
   for (const candidate of ready) {
-    const result = await tryCandidate(rt, row, candidate, spec, outcomes);
+    const result = await tryCandidate(rt, row, plan, candidate, spec, outcomes);
     if (result instanceof CapacityWait) {
       waitMs = waitMs === null ? result.delayMs : Math.min(waitMs, result.delayMs);
       continue;
@@ -282,7 +313,7 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
       if (isProviderError(result) && result.kind === "timeout") break;
       continue;
     }
-    await storeDecision(rt, row, plan, outcomes, candidate);
+    if (!result.decisionStored) await storeDecision(rt, row, plan, outcomes, candidate);
     return result;
   }
 
@@ -302,6 +333,7 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
 async function tryCandidate(
   rt: Runtime,
   row: Row,
+  plan: RoutePlan,
   candidate: RouteCandidate,
   spec: ReturnType<typeof specOf>,
   outcomes: Map<string, { outcome: "chosen" | "failed"; reason: string }>,
@@ -320,25 +352,28 @@ async function tryCandidate(
   // The advisory lock makes the concurrency check exact across every worker.
   const admitted = await rt.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sandboxer:extension:${extensionId}`}))`);
-    const [live] = await tx
-      .select({ n: sql<number>`count(*)::int` })
-      .from(sandboxes)
-      .where(and(eq(sandboxes.extensionId, extensionId), inArray(sandboxes.state, ["provisioning", "ready", "destroying"]), sql`${sandboxes.id} <> ${row.id}`));
-    if ((live?.n ?? 0) >= candidate.extension.limits.max_concurrent) return false;
-    await tx
-      .update(sandboxes)
-      .set({
-        state: "provisioning",
-        extensionId,
-        rateCardVersion: candidate.extension.pricing.rate_card_version,
-        credentialSource: candidate.credentialSource,
-        updatedAt: now,
-      })
-      .where(eq(sandboxes.id, row.id));
-    if (row.state === "requested") {
-      await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "state", fromState: "requested", toState: "provisioning", extensionId, reason: `routing chose ${extensionId}`, at: now });
-    }
-    return true;
+    // Count, claim and (on the first attempt) the state event in one statement; a statement after
+    // the lock, so its snapshot sees every admission committed before the lock was granted.
+    const upd = sql`upd`;
+    const [res] = await rowsOf(
+      tx,
+      sql`with live as (
+            select count(*) as n from ${sandboxes}
+            where extension_id = ${extensionId} and state in ('provisioning', 'ready', 'destroying') and id <> ${row.id}
+          ), upd as (
+            update ${sandboxes}
+            set state = 'provisioning', extension_id = ${extensionId}, rate_card_version = ${text(candidate.extension.pricing.rate_card_version)},
+                credential_source = ${text(candidate.credentialSource)}, updated_at = ${ts(now)}
+            where id = ${row.id} and (select n from live) < ${candidate.extension.limits.max_concurrent}
+            returning id
+          )${
+            row.state === "requested"
+              ? sql`, ev as (${eventsFrom(upd, { sandboxId: row.id, teamId: row.teamId, kind: "state", fromState: "requested", toState: "provisioning", extensionId, reason: `routing chose ${extensionId}`, at: now })})`
+              : sql``
+          }
+          select count(*)::int as n from upd`,
+    );
+    return Number(res?.n ?? 0) === 1;
   });
   if (!admitted) {
     outcomes.set(extensionId, { outcome: "failed", reason: `at its concurrency limit (${candidate.extension.limits.max_concurrent} live sandboxes)` });
@@ -349,10 +384,15 @@ async function tryCandidate(
     const created = await withScrubbedErrors(credentials, () =>
       adapter.provision(ctx, { sandboxId: row.id, teamId: row.teamId, spec, timeoutSeconds: row.ttlSeconds + PROVIDER_TIMEOUT_GRACE_S }),
     );
-    await saveProviderId(rt, row, extensionId, created.providerSandboxId, created.startedAt, `created on ${extensionId}`);
-    await recordProviderSuccess(rt, extensionId);
     outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: first eligible entry of the route that created the sandbox" });
-    return { extensionId, providerSandboxId: created.providerSandboxId, credentials };
+    // The provider id (so a retry adopts rather than recreates) and the routing decision, with
+    // their two events, in one statement.
+    await saveProviderId(rt, row, extensionId, created.providerSandboxId, created.startedAt, `created on ${extensionId}`, {
+      decision: decisionOf(plan, outcomes, rt.clock.now()),
+      chosen: candidate,
+    });
+    await recordProviderSuccess(rt, extensionId);
+    return { extensionId, providerSandboxId: created.providerSandboxId, credentials, decisionStored: true };
   } catch (err) {
     countProviderError(extensionId, "provision", err);
     const reason = describe(err, credentials);
@@ -361,7 +401,7 @@ async function tryCandidate(
       const adopted = await adoptByTag(rt, row, extensionId, credentials).catch(() => null);
       if (adopted) {
         outcomes.set(extensionId, { outcome: "chosen", reason: "chosen: adopted after the create reply was lost" });
-        return { extensionId, providerSandboxId: adopted, credentials };
+        return { extensionId, providerSandboxId: adopted, credentials, decisionStored: false };
       }
     }
     outcomes.set(extensionId, { outcome: "failed", reason: `create failed: ${reason}` });
@@ -380,48 +420,51 @@ async function tryCandidate(
 async function storeDecision(
   rt: Runtime,
   row: Row,
-  plan: Awaited<ReturnType<typeof planRoute>>,
+  plan: RoutePlan,
   outcomes: Map<string, { outcome: "chosen" | "failed"; reason: string }>,
   chosen: RouteCandidate | null,
 ) {
-  const decision = decisionOf(plan, outcomes, rt.clock.now());
-  await rt.db.transaction(async (tx) => {
-    await tx.update(sandboxes).set({ routing: decision }).where(eq(sandboxes.id, row.id));
-    await recordEvent(tx, {
-      sandboxId: row.id,
-      teamId: row.teamId,
-      kind: "routing",
-      extensionId: chosen?.extension.id ?? null,
-      reason: chosen ? `routed to ${chosen.extension.id}` : "no route entry could create the sandbox",
-      data: { candidates: decision.candidates },
-      at: rt.clock.now(),
-    });
-  });
+  const now = rt.clock.now();
+  const decision = decisionOf(plan, outcomes, now);
+  await rt.db.execute(
+    sql`with upd as (update ${sandboxes} set routing = ${jsonb(decision)} where id = ${row.id} returning id)
+        ${eventsValues([routingEvent(row, decision, chosen, now)])}`,
+  );
 }
 
+/**
+ * provisioning → ready, with its event, in one statement (the row lock lasts that statement);
+ * then the TTL teardown is scheduled. A crash between the two is covered by the sweep, which
+ * finds ready sandboxes past their expiry.
+ */
 async function markReady(rt: Runtime, sandboxId: string): Promise<void> {
   const now = rt.clock.now();
-  const ready = await rt.db.transaction(async (tx) => {
-    const [row] = await tx.select().from(sandboxes).where(eq(sandboxes.id, sandboxId)).for("update");
-    if (!row || row.state !== "provisioning" || !row.startedAt) return null;
-    // TTL counts from when the provider started the sandbox: that is what the provider bills.
-    const expiresAt = new Date(row.startedAt.getTime() + row.ttlSeconds * 1000);
-    await tx.update(sandboxes).set({ state: "ready", readyAt: now, lastSeenAt: now, expiresAt, updatedAt: now }).where(eq(sandboxes.id, sandboxId));
-    await recordEvent(tx, {
-      sandboxId,
-      teamId: row.teamId,
-      kind: "state",
-      fromState: "provisioning",
-      toState: "ready",
-      extensionId: row.extensionId,
-      reason: `ready on ${row.extensionId}; expires at ${expiresAt.toISOString()}`,
-      at: now,
-    });
-    return { expiresAt, destroyRequested: row.destroyRequestedAt !== null };
-  });
+  const iso = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
+  const upd = sql`upd`;
+  // TTL counts from when the provider started the sandbox: that is what the provider bills.
+  const [ready] = await rowsOf(
+    rt.db,
+    sql`with upd as (
+          update ${sandboxes}
+          set state = 'ready', ready_at = ${ts(now)}, last_seen_at = ${ts(now)}, updated_at = ${ts(now)},
+              expires_at = started_at + ttl_seconds * interval '1 second'
+          where id = ${sandboxId} and state = 'provisioning' and started_at is not null
+          returning team_id, extension_id, expires_at, destroy_requested_at
+        ), ev as (${eventsFrom(upd, {
+          sandboxId,
+          teamId: sql`team_id`,
+          kind: "state",
+          fromState: "provisioning",
+          toState: "ready",
+          extensionId: sql`extension_id`,
+          reason: sql`'ready on ' || coalesce(extension_id, 'null') || '; expires at ' || ${iso("expires_at")}`,
+          at: now,
+        })})
+        select ${iso("expires_at")} as expires_at, destroy_requested_at is not null as destroy_requested from upd`,
+  );
   if (!ready) return;
-  await rt.queue.enqueueTeardown(sandboxId, "ttl", ready.expiresAt);
-  if (ready.destroyRequested) await rt.queue.enqueueTeardown(sandboxId, "requested");
+  await rt.queue.enqueueTeardown(sandboxId, "ttl", new Date(String(ready.expires_at)));
+  if (ready.destroy_requested) await rt.queue.enqueueTeardown(sandboxId, "requested");
 }
 
 /**
@@ -448,16 +491,13 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
     if (reason !== "requested" && row.expiresAt && !row.destroyRequestedAt) {
       metrics().ttlLateness.observe(Math.max(0, now.getTime() - row.expiresAt.getTime()) / 1000);
     }
-    await rt.db.transaction(async (tx) => {
-      const moved = await tx
-        .update(sandboxes)
-        .set({ state: "destroying", updatedAt: now })
-        .where(and(eq(sandboxes.id, sandboxId), eq(sandboxes.state, "ready")))
-        .returning({ id: sandboxes.id });
-      if (moved.length === 1) {
-        await recordEvent(tx, { sandboxId, teamId: row.teamId, kind: "state", fromState: "ready", toState: "destroying", extensionId, reason: why, at: now });
-      }
-    });
+    // The transition and its event in one statement: the event is written only if the row moved.
+    await rt.db.execute(
+      sql`with upd as (
+            update ${sandboxes} set state = 'destroying', updated_at = ${ts(now)} where id = ${sandboxId} and state = 'ready' returning id
+          )
+          ${eventsFrom(sql`upd`, { sandboxId, teamId: row.teamId, kind: "state", fromState: "ready", toState: "destroying", extensionId, reason: why, at: now })}`,
+    );
   }
 
   let credentials: Credentials = {};
@@ -555,27 +595,42 @@ export async function settleSandbox(
     // The fin-hub outbox row, in the same transaction as the debit (server/services/fin-hub.ts).
     await enqueueForFinHub(tx, { usageRecordId: inserted[0]!.id, sandboxId, teamId: row.teamId, at: now });
 
-    await appendLedger(tx, { teamId: row.teamId, kind: "debit", amountMicros: cost, sandboxId, idempotencyKey: `debit:${sandboxId}` });
-    await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: row.holdMicros, sandboxId, idempotencyKey: `release:${sandboxId}` });
-    await settleCredits(tx, row.teamId, row.holdMicros, cost);
-    await tx
-      .update(sandboxes)
-      .set({ state: finalState, endedAt, costMicros: cost, holdMicros: 0n, updatedAt: now })
-      .where(eq(sandboxes.id, sandboxId));
-    await recordEvent(tx, {
-      sandboxId,
-      teamId: row.teamId,
-      kind: "state",
-      fromState: row.state,
-      toState: finalState,
-      extensionId: row.extensionId,
-      reason:
-        finalState === "lost"
-          ? `lost (${lostReason}); billed $${formatMicros(cost)} for ${meter.durationMs} ms`
-          : `${end.reason}; billed $${formatMicros(cost)} for ${meter.durationMs} ms`,
-      data: { extension_id: row.extensionId, costMicros: cost.toString(), durationMs: meter.durationMs, rateCardVersion: row.rateCardVersion },
-      at: now,
-    });
+    // Debit and hold-release ledger rows (idempotent keys), final state, its event and the team
+    // balance in one statement, the last before commit: the team's balance row stays locked for
+    // one round trip, not for the whole settle.
+    const reason =
+      finalState === "lost"
+        ? `lost (${lostReason}); billed $${formatMicros(cost)} for ${meter.durationMs} ms`
+        : `${end.reason}; billed $${formatMicros(cost)} for ${meter.durationMs} ms`;
+    await tx.execute(
+      sql`with debit as (
+            insert into ${creditLedger} (id, team_id, kind, amount_micros, sandbox_id, idempotency_key)
+            values (${newId("led")}, ${row.teamId}, 'debit', ${int8(cost)}, ${sandboxId}, ${`debit:${sandboxId}`}),
+                   (${newId("led")}, ${row.teamId}, 'hold_release', ${int8(row.holdMicros)}, ${sandboxId}, ${`release:${sandboxId}`})
+            on conflict (idempotency_key) do nothing
+          ), sbx as (
+            update ${sandboxes}
+            set state = ${finalState}, ended_at = ${ts(endedAt)}, cost_micros = ${int8(cost)}, hold_micros = 0, updated_at = ${ts(now)}
+            where id = ${sandboxId}
+          ), ev as (
+            ${eventsValues([
+              {
+                sandboxId,
+                teamId: row.teamId,
+                kind: "state",
+                fromState: row.state,
+                toState: finalState,
+                extensionId: row.extensionId,
+                reason,
+                data: { extension_id: row.extensionId, costMicros: cost.toString(), durationMs: meter.durationMs, rateCardVersion: row.rateCardVersion },
+                at: now,
+              },
+            ])}
+          )
+          update ${teamCredits}
+          set held_micros = held_micros - ${int8(row.holdMicros)}, balance_micros = balance_micros - ${int8(cost)}, updated_at = now()
+          where team_id = ${row.teamId}`,
+    );
   });
 }
 

@@ -1,14 +1,14 @@
 import { and, asc, desc, eq, inArray, lt, sql } from "drizzle-orm";
-import { sandboxEvents, sandboxes, type SandboxState } from "../../db/schema";
+import { creditLedger, sandboxEvents, sandboxes, teamCredits, type SandboxState } from "../../db/schema";
 import type { Profile } from "../catalog/schema";
 import { AppError } from "../errors";
 import { newId } from "../ids";
 import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
-import { appendLedger, placeHold } from "./credits";
-import { recordEvent } from "./events";
+import { getBalance } from "./credits";
 import { firstChoice, holdFor, planRoute, specOf, storedResourcesOf } from "./routing";
 import { toEventView, toSandboxView } from "./sandbox-view";
+import { columnsOf, eventsFrom, int8, jsonb, rowOf, rowsOf, text, ts } from "./sql-rows";
 
 export type Actor = { teamId: string; userId: string | null };
 
@@ -73,43 +73,47 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
 
   const now = rt.clock.now();
   const id = newId("sbx", now);
-  const row = await rt.db.transaction(async (tx) => {
-    await placeHold(tx, actor.teamId, hold);
-    await appendLedger(tx, {
-      teamId: actor.teamId,
-      kind: "hold",
-      amountMicros: hold,
-      sandboxId: id,
-      idempotencyKey: `hold:${id}`,
-      actorId: actor.userId ?? undefined,
-    });
-    const [inserted] = await tx
-      .insert(sandboxes)
-      .values({
-        id,
-        teamId: actor.teamId,
-        createdBy: actor.userId,
-        profileId: profile.id,
-        state: "requested",
-        resources: storedResourcesOf(profile),
-        template: profile.template,
-        ttlSeconds: ttl,
-        holdMicros: hold,
-        estimateMicros: hold,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
-    await recordEvent(tx, {
-      sandboxId: id,
-      teamId: actor.teamId,
-      kind: "state",
-      toState: "requested",
-      reason: `requested on ${profile.id} with TTL ${ttl}s; held $${formatMicros(hold)}`,
-      at: now,
-    });
-    return inserted!;
-  });
+  // Hold, hold ledger row, sandbox row and its first event in ONE statement: atomic without a
+  // transaction, and the team's balance row is locked only while it runs (every create of a
+  // team goes through that row). The conditional UPDATE never lets available credit go below
+  // zero however many creates race (invariant 2); when it matches nothing, nothing is written.
+  const [raw] = await rowsOf(
+    rt.db,
+    sql`with hold as (
+          update ${teamCredits} set held_micros = held_micros + ${int8(hold)}, updated_at = now()
+          where team_id = ${actor.teamId} and balance_micros - held_micros >= ${int8(hold)}
+          returning team_id
+        ), ledger as (
+          insert into ${creditLedger} (id, team_id, kind, amount_micros, sandbox_id, idempotency_key, actor_id)
+          select ${newId("led")}, team_id, 'hold', ${int8(hold)}, ${id}, ${`hold:${id}`}, ${text(actor.userId)} from hold
+          on conflict (idempotency_key) do nothing
+        ), sbx as (
+          insert into ${sandboxes} (id, team_id, created_by, profile_id, state, resources, template, ttl_seconds, hold_micros, estimate_micros, created_at, updated_at)
+          select ${id}, team_id, ${text(actor.userId)}, ${profile.id}, 'requested', ${jsonb(storedResourcesOf(profile))}, ${profile.template}, ${ttl}::int,
+                 ${int8(hold)}, ${int8(hold)}, ${ts(now)}, ${ts(now)}
+          from hold
+          returning ${columnsOf(sandboxes)}
+        ), ev as (
+          ${eventsFrom(sql`hold`, {
+            sandboxId: id,
+            teamId: actor.teamId,
+            kind: "state",
+            toState: "requested",
+            reason: `requested on ${profile.id} with TTL ${ttl}s; held $${formatMicros(hold)}`,
+            at: now,
+          })}
+        )
+        select * from sbx`,
+  );
+  if (!raw) {
+    const balance = await getBalance(rt.db, actor.teamId);
+    throw new AppError(
+      "INSUFFICIENT_CREDITS",
+      `insufficient credits: this needs a hold of $${formatMicros(hold)} but $${formatMicros(balance.availableMicros)} is available`,
+      { neededMicros: hold.toString(), availableMicros: balance.availableMicros.toString() },
+    );
+  }
+  const row = rowOf(sandboxes, raw);
 
   try {
     await rt.queue.enqueueProvision(id);
@@ -172,28 +176,32 @@ export async function listSandboxes(rt: Runtime, teamId: string, filter: ListFil
 
 /** Asks for a teardown now. Idempotent: destroying a finished sandbox returns it unchanged. */
 export async function destroySandbox(rt: Runtime, actor: Actor, id: string) {
-  const row = await getSandboxRowOrThrow(rt, actor.teamId, id);
-  if (["destroyed", "failed", "lost"].includes(row.state)) return toSandboxView(rt, row);
   const now = rt.clock.now();
-  await rt.db.transaction(async (tx) => {
-    const updated = await tx
-      .update(sandboxes)
-      .set({ destroyRequestedAt: now, updatedAt: now })
-      .where(and(eq(sandboxes.id, id), sql`${sandboxes.destroyRequestedAt} is null`))
-      .returning({ id: sandboxes.id });
-    if (updated.length === 1) {
-      await recordEvent(tx, {
-        sandboxId: id,
-        teamId: row.teamId,
-        kind: "destroy_requested",
-        reason: "destroy requested by a user",
-        data: actor.userId ? { userId: actor.userId } : undefined,
-        at: now,
-      });
-    }
-  });
+  // Mark the request and write its event in one statement; only a live sandbox of this team
+  // whose destroy was not yet requested matches.
+  const [raw] = await rowsOf(
+    rt.db,
+    sql`with upd as (
+          update ${sandboxes} set destroy_requested_at = ${ts(now)}, updated_at = ${ts(now)}
+          where id = ${id} and team_id = ${actor.teamId} and destroy_requested_at is null
+            and state not in ('destroyed', 'failed', 'lost')
+          returning ${columnsOf(sandboxes)}
+        ), ev as (
+          ${eventsFrom(sql`upd`, {
+            sandboxId: id,
+            teamId: actor.teamId,
+            kind: "destroy_requested",
+            reason: "destroy requested by a user",
+            data: actor.userId ? { userId: actor.userId } : undefined,
+            at: now,
+          })}
+        )
+        select * from upd`,
+  );
+  const row = raw ? rowOf(sandboxes, raw) : await getSandboxRowOrThrow(rt, actor.teamId, id);
+  if (["destroyed", "failed", "lost"].includes(row.state)) return toSandboxView(rt, row);
   await rt.queue.enqueueTeardown(id, "requested");
-  return toSandboxView(rt, await getSandboxRowOrThrow(rt, actor.teamId, id));
+  return toSandboxView(rt, row);
 }
 
 export { specOf };
