@@ -85,6 +85,20 @@ test("a TTL above the profile maximum shows the error beside the field and creat
   await screenshot(page, testInfo, "create-ttl-too-long");
 
   await expect(page).toHaveURL(/\/sandboxes\/new$/);
+
+  // A TTL that is not a number is flagged beside the field as it is typed, before any submit,
+  // and the estimate panel points at that highlighted field rather than at nothing.
+  await ttl.fill("12x");
+  await expect(ttl).toHaveAttribute("aria-invalid", "true");
+  await expect(page.locator(`[id="${await ttl.getAttribute("aria-describedby")}"]`)).toHaveText(
+    "Enter a whole number of seconds above 0.",
+  );
+  await expect(page.getByText("Fix the highlighted field to see the estimate.")).toBeVisible();
+  // Fixed: the error goes and the estimate for the new value comes back.
+  await ttl.fill("600");
+  await expect(ttl).not.toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByTestId("preview-hold")).toBeVisible();
+
   const after = await trpcQuery<SandboxList>(api, "sandboxes.list", { limit: 200 });
   expect(after.items.map((s) => s.id)).toEqual(before.items.map((s) => s.id));
   await api.dispose();

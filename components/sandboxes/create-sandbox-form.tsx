@@ -52,9 +52,13 @@ export function CreateSandboxForm({
       ? "Enter a whole number of seconds above 0."
       : undefined;
   const previewInput = useDebounced({ profile: profileId, ttlSeconds: ttlNumber }, 250);
+  // Only ask for the estimate of what is in the form now: never for a value typed a moment ago
+  // (which may have been invalid), and never for an invalid one.
+  const previewCurrent =
+    previewInput.profile === profileId && previewInput.ttlSeconds === ttlNumber;
   const preview = useQuery(
     trpc.sandboxes.preview.queryOptions(previewInput, {
-      enabled: Boolean(profileId) && !ttlLocalError,
+      enabled: Boolean(profileId) && !ttlLocalError && previewCurrent,
       retry: false,
     }),
   );
@@ -62,8 +66,12 @@ export function CreateSandboxForm({
   const create = useMutation(trpc.sandboxes.create.mutationOptions());
 
   const previewError = preview.isError ? toSafeError(preview.error) : null;
-  // A submit error wins; otherwise the live preview's verdict on the same field is shown.
-  const ttlError = fieldError(submitError, "ttlSeconds") ?? fieldError(previewError, "ttlSeconds");
+  // A submit error wins; then what the form itself can tell (shown as soon as it is typed);
+  // otherwise the live preview's verdict on the same field.
+  const ttlError =
+    fieldError(submitError, "ttlSeconds") ??
+    ttlLocalError ??
+    (previewCurrent ? fieldError(previewError, "ttlSeconds") : undefined);
   const profileError = fieldError(submitError, "profile") ?? fieldError(previewError, "profile");
   const formError =
     submitError && !fieldError(submitError, "ttlSeconds") && !fieldError(submitError, "profile")
@@ -160,7 +168,7 @@ export function CreateSandboxForm({
       <CreatePreview
         preview={preview}
         balance={balance}
-        hasInputError={Boolean(ttlLocalError || ttlError || profileError)}
+        hasInputError={Boolean(ttlError || profileError)}
       />
     </form>
   );
