@@ -10,31 +10,20 @@
  *   curl -X POST -H "X-Vault-Token: TOKEN" <url>/v1/secret/data/teams/acme/e2b \
  *        -d '{"data":{"api_key":"…"}}'
  */
+import { parseFakeArgs, stopOnSignals } from "./fake-main";
 import { startOpenBaoFake } from "./openbao-fake";
 
 const USAGE = "usage: tsx server/testing/openbao-fake-main.ts --port N --token TOKEN [--host ADDR]";
-let port = 0;
-let host = "127.0.0.1";
-let token = process.env.OPENBAO_FAKE_TOKEN ?? "";
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const [flag, inline] = argv[i]!.split(/=(.*)/s);
-  const value = () => inline ?? argv[++i] ?? "";
-  if (flag === "--port") port = Number(value());
-  else if (flag === "--host") host = value();
-  else if (flag === "--token") token = value();
-  else {
-    console.error(`unknown argument ${argv[i]}\n${USAGE}`);
-    process.exit(2);
-  }
-}
-if (!Number.isInteger(port) || port < 0 || !token) {
-  console.error(USAGE);
+const args = parseFakeArgs(process.argv.slice(2), USAGE, {
+  port: { type: "int", min: 0, default: "0" },
+  host: { type: "string", default: "127.0.0.1" },
+  token: { type: "string", default: process.env.OPENBAO_FAKE_TOKEN ?? "" },
+});
+if (!args.token) {
+  console.error(`--token must not be empty\n${USAGE}`);
   process.exit(2);
 }
 
-const bao = await startOpenBaoFake({ token, port, host });
+const bao = await startOpenBaoFake({ token: args.token, port: args.port ?? 0, host: args.host ?? "127.0.0.1" });
 console.log(`openbao fake listening on ${bao.url}`);
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => void bao.close().then(() => process.exit(0)));
-}
+stopOnSignals(() => bao.close());

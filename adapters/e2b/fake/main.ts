@@ -10,67 +10,30 @@
  *   curl -X POST <url>/_fake/faults -d '{"op":"create","status":429,"retryAfterSeconds":5}'
  *   curl <url>/_fake/sandboxes
  */
-import { startE2bFake, type FakeConfig } from "./e2b-fake";
+import { parseFakeArgs, stopOnSignals } from "../../../server/testing/fake-main";
+import { startE2bFake } from "./e2b-fake";
 
 const USAGE = "usage: tsx adapters/e2b/fake/main.ts [--port N] [--host ADDR] [--page-size N] [--max-concurrent N] [--plan-max-seconds N] [--creates-per-second N] [--api-key KEY]";
 
-function parse(argv: string[]) {
-  const out: { port: number; host: string; config: Partial<FakeConfig> } = { port: Number(process.env.E2B_FAKE_PORT ?? 0), host: "127.0.0.1", config: {} };
-  const int = (flag: string, v: string | undefined, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) {
-      console.error(`${flag}: expected a whole number ≥ ${min}, got ${v}\n${USAGE}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s);
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case "--port":
-        out.port = int(flag, value(), 0);
-        break;
-      case "--host":
-        out.host = value() ?? out.host;
-        break;
-      case "--page-size":
-        out.config.pageSize = int(flag, value(), 1);
-        break;
-      case "--max-concurrent":
-        out.config.maxConcurrent = int(flag, value(), 0);
-        break;
-      case "--plan-max-seconds":
-        out.config.planMaxSeconds = int(flag, value(), 1);
-        break;
-      case "--creates-per-second":
-        out.config.createsPerSecond = int(flag, value(), 1);
-        break;
-      case "--api-key":
-        out.config.apiKeys = [...(out.config.apiKeys ?? []), value() ?? ""];
-        break;
-      case "--help":
-      case "-h":
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        console.error(`unknown argument ${argv[i]}\n${USAGE}`);
-        process.exit(2);
-    }
-  }
-  return out;
-}
-
-const opts = parse(process.argv.slice(2));
-const fake = await startE2bFake({ port: opts.port, host: opts.host, config: opts.config });
+const args = parseFakeArgs(process.argv.slice(2), USAGE, {
+  port: { type: "int", min: 0, default: process.env.E2B_FAKE_PORT ?? "0" },
+  host: { type: "string", default: "127.0.0.1" },
+  "page-size": { type: "int", min: 1 },
+  "max-concurrent": { type: "int", min: 0 },
+  "plan-max-seconds": { type: "int", min: 1 },
+  "creates-per-second": { type: "int", min: 1 },
+  "api-key": { type: "string", multiple: true },
+});
+const fake = await startE2bFake({
+  port: args.port ?? 0,
+  host: args.host ?? "127.0.0.1",
+  config: {
+    ...(args["page-size"] !== undefined && { pageSize: args["page-size"] }),
+    ...(args["max-concurrent"] !== undefined && { maxConcurrent: args["max-concurrent"] }),
+    ...(args["plan-max-seconds"] !== undefined && { planMaxSeconds: args["plan-max-seconds"] }),
+    ...(args["creates-per-second"] !== undefined && { createsPerSecond: args["creates-per-second"] }),
+    ...(args["api-key"].length > 0 && { apiKeys: args["api-key"] }),
+  },
+});
 console.log(`e2b fake listening on ${fake.url}`);
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void fake.close().then(() => process.exit(0));
-  });
-}
+stopOnSignals(() => fake.close());

@@ -27,6 +27,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { parseFakeArgs, stopOnSignals } from "../../../server/testing/fake-main";
 import { createModalFake, type FakeFault } from "./server";
 import type { MethodName } from "./wire";
 
@@ -39,56 +40,21 @@ const METHODS: MethodName[] = [
   "SandboxGetTaskId", "SandboxWait", "SandboxTerminate", "SandboxList", "SandboxTagsSet", "SandboxTagsGet",
 ];
 
-function parse(argv: string[]) {
-  const out = { port: 0, grpcPort: 0, host: "127.0.0.1", pageSize: 50, tokenId: FAKE_TOKEN_ID, tokenSecret: FAKE_TOKEN_SECRET };
-  const int = (flag: string, v: string | undefined, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) {
-      console.error(`${flag}: expected a whole number ≥ ${min}, got ${v}\n${USAGE}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split(/=(.*)/s);
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case "--port":
-        out.port = int(flag, value(), 0);
-        break;
-      case "--grpc-port":
-        out.grpcPort = int(flag, value(), 0);
-        break;
-      case "--host":
-        out.host = value() ?? out.host;
-        break;
-      case "--page-size":
-        out.pageSize = int(flag, value(), 1);
-        break;
-      case "--token-id":
-        out.tokenId = value() ?? "";
-        break;
-      case "--token-secret":
-        out.tokenSecret = value() ?? "";
-        break;
-      case "--help":
-      case "-h":
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        console.error(`unknown argument ${argv[i]}\n${USAGE}`);
-        process.exit(2);
-    }
-  }
-  if (!out.tokenId || !out.tokenSecret) {
+const opts = (() => {
+  const args = parseFakeArgs(process.argv.slice(2), USAGE, {
+    port: { type: "int", min: 0, default: "0" },
+    "grpc-port": { type: "int", min: 0, default: "0" },
+    host: { type: "string", default: "127.0.0.1" },
+    "page-size": { type: "int", min: 1, default: "50" },
+    "token-id": { type: "string", default: FAKE_TOKEN_ID },
+    "token-secret": { type: "string", default: FAKE_TOKEN_SECRET },
+  });
+  if (!args["token-id"] || !args["token-secret"]) {
     console.error(`--token-id and --token-secret must not be empty\n${USAGE}`);
     process.exit(2);
   }
-  return out;
-}
-
-const opts = parse(process.argv.slice(2));
+  return { port: args.port!, grpcPort: args["grpc-port"]!, host: args.host!, pageSize: args["page-size"]!, tokenId: args["token-id"], tokenSecret: args["token-secret"] };
+})();
 const fake = createModalFake({ tokens: { [opts.tokenId]: opts.tokenSecret }, pageSize: opts.pageSize });
 const grpcUrl = await fake.listen(opts.grpcPort, opts.host);
 
@@ -153,12 +119,7 @@ await new Promise<void>((resolve) => control.listen(opts.port, opts.host, resolv
 const controlUrl = `http://${opts.host}:${(control.address() as AddressInfo).port}`;
 console.log(`modal fake listening on ${grpcUrl} (control ${controlUrl})`);
 
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    control.close();
-    void fake.close().then(() => process.exit(0));
-  });
-}
+stopOnSignals(() => {
+  control.close();
+  return fake.close();
+});
