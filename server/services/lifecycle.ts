@@ -330,6 +330,52 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
   return null;
 }
 
+/**
+ * Claims the sandbox for an extension if it is under its max_concurrent: state provisioning,
+ * the extension chosen, and (first attempt) the state event, in one statement that runs after
+ * an advisory lock on the extension, so its snapshot sees every admission committed before the
+ * lock was granted.
+ *
+ * "exclusive" serializes admissions and is exact. "shared" lets admissions run in parallel and
+ * admits only with a margin: admissions it cannot see are those holding the shared lock when its
+ * snapshot was taken, at most one per database connection, so it admits only while
+ * live + max_connections < max_concurrent. Near the limit it returns null and the caller takes
+ * the exclusive path, which waits for every shared holder to commit. Either way the limit holds
+ * across every worker; far from it (the common case) creates no longer queue on one lock.
+ */
+async function admit(rt: Runtime, row: Row, candidate: RouteCandidate, now: Date, mode: "shared" | "exclusive"): Promise<boolean | null> {
+  const extensionId = candidate.extension.id;
+  const max = candidate.extension.limits.max_concurrent;
+  const lock = mode === "shared" ? sql`pg_advisory_xact_lock_shared` : sql`pg_advisory_xact_lock`;
+  const margin = mode === "shared" ? sql`current_setting('max_connections')::int` : sql`0`;
+  const upd = sql`upd`;
+  const [res] = await rt.db.transaction(async (tx) => {
+    await tx.execute(sql`select ${lock}(hashtext(${`sandboxer:extension:${extensionId}`}))`);
+    return rowsOf(
+      tx,
+      sql`with live as (
+            select count(*)::int as n from ${sandboxes}
+            where extension_id = ${extensionId} and state in ('provisioning', 'ready', 'destroying') and id <> ${row.id}
+          ), upd as (
+            update ${sandboxes}
+            set state = 'provisioning', extension_id = ${extensionId}, rate_card_version = ${text(candidate.extension.pricing.rate_card_version)},
+                credential_source = ${text(candidate.credentialSource)}, updated_at = ${ts(now)}
+            where id = ${row.id} and (select n from live) + ${margin} < ${max}::int
+            returning id
+          )${
+            row.state === "requested"
+              ? sql`, ev as (${eventsFrom(upd, { sandboxId: row.id, teamId: row.teamId, kind: "state", fromState: "requested", toState: "provisioning", extensionId, reason: `routing chose ${extensionId}`, at: now })})`
+              : sql``
+          }
+          select (select n from live) as live, (select count(*)::int from upd) as admitted`,
+    );
+  });
+  if (Number(res?.admitted ?? 0) === 1) return true;
+  // Under the limit but within the shared path's margin: let the exclusive path decide.
+  if (mode === "shared" && Number(res?.live ?? 0) < max) return null;
+  return false;
+}
+
 async function tryCandidate(
   rt: Runtime,
   row: Row,
@@ -349,33 +395,8 @@ async function tryCandidate(
     return new CapacityWait(rateWaitMs);
   }
   // Record the choice before calling the provider, so a crash mid-create is followed by adoption.
-  // The advisory lock makes the concurrency check exact across every worker.
-  const admitted = await rt.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sandboxer:extension:${extensionId}`}))`);
-    // Count, claim and (on the first attempt) the state event in one statement; a statement after
-    // the lock, so its snapshot sees every admission committed before the lock was granted.
-    const upd = sql`upd`;
-    const [res] = await rowsOf(
-      tx,
-      sql`with live as (
-            select count(*) as n from ${sandboxes}
-            where extension_id = ${extensionId} and state in ('provisioning', 'ready', 'destroying') and id <> ${row.id}
-          ), upd as (
-            update ${sandboxes}
-            set state = 'provisioning', extension_id = ${extensionId}, rate_card_version = ${text(candidate.extension.pricing.rate_card_version)},
-                credential_source = ${text(candidate.credentialSource)}, updated_at = ${ts(now)}
-            where id = ${row.id} and (select n from live) < ${candidate.extension.limits.max_concurrent}
-            returning id
-          )${
-            row.state === "requested"
-              ? sql`, ev as (${eventsFrom(upd, { sandboxId: row.id, teamId: row.teamId, kind: "state", fromState: "requested", toState: "provisioning", extensionId, reason: `routing chose ${extensionId}`, at: now })})`
-              : sql``
-          }
-          select count(*)::int as n from upd`,
-    );
-    return Number(res?.n ?? 0) === 1;
-  });
-  if (!admitted) {
+  const admitted = (await admit(rt, row, candidate, now, "shared")) ?? (await admit(rt, row, candidate, now, "exclusive"));
+  if (admitted === false) {
     outcomes.set(extensionId, { outcome: "failed", reason: `at its concurrency limit (${candidate.extension.limits.max_concurrent} live sandboxes)` });
     return new CapacityWait(CAPACITY_RECHECK_MS);
   }

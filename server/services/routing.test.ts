@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { eq } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stubControl } from "../../adapters/saas-stub/stub-adapter";
 import { sandboxes, usageRecords } from "../../db/schema";
@@ -11,7 +11,7 @@ import { configDirWith } from "../testing/fixtures";
 import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../testing/harness";
 import { startOpenBaoFake } from "../testing/openbao-fake";
 import { bindCredential, checkCredentials } from "./credentials";
-import { provisionSandbox, teardownSandbox } from "./lifecycle";
+import { CapacityWait, provisionSandbox, teardownSandbox } from "./lifecycle";
 import { createSandbox, previewCreate } from "./sandboxes";
 
 const stubExt = (id: string, vcpu: string, gib: string, extra = "") => `id: ${id}
@@ -149,6 +149,30 @@ describe("per-extension limits", () => {
     } finally {
       await workers.close();
     }
+  });
+});
+
+describe("per-extension limits under concurrency", () => {
+  it("admits exactly max_concurrent of many racing provisions, on both sides of the shared-lock margin", async () => {
+    // Far from the limit admissions share the advisory lock and keep a margin of one per
+    // database connection; near it they take the lock exclusively. Set the limit so both run.
+    const conns = Number(((await dbHandle.db.execute(sql`select current_setting('max_connections')::int as c`)) as unknown as { rows: { c: number }[] }).rows[0]!.c);
+    const limit = conns + 20;
+    const dir = configDirWith({
+      "extensions/epsilon.yaml": stubExt("ext.epsilon", "0.00001", "0.00001", `limits: { max_ttl_seconds: 3600, max_concurrent: ${limit}, creates_per_second: 100000 }\n`),
+      "crowded.yaml": profile("profile.crowded", 1, 256, ["ext.epsilon"]),
+    });
+    const rt = await createTestRuntime(dbHandle, { configDir: dir });
+    runtimes.push(rt);
+    const teamId = await seedTeam(rt, 10n ** 12n);
+    const ids: string[] = [];
+    for (let i = 0; i < limit + 15; i++) ids.push((await createSandbox(rt, { teamId, userId: null }, { profile: "crowded", ttlSeconds: 60 })).id);
+    const results = await Promise.allSettled(ids.map((id) => provisionSandbox(rt, id, first)));
+    const waited = results.filter((r) => r.status === "rejected");
+    expect(waited.every((r) => (r as PromiseRejectedResult).reason instanceof CapacityWait)).toBe(true);
+    const live = await rt.db.select({ id: sandboxes.id }).from(sandboxes).where(and(eq(sandboxes.extensionId, "ext.epsilon"), inArray(sandboxes.state, ["provisioning", "ready", "destroying"])));
+    expect(live.length).toBe(limit);
+    expect(waited.length).toBe(15);
   });
 });
 
