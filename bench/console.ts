@@ -6,10 +6,15 @@
  *   npx tsx bench/console.ts [--sandboxes 100000] [--usage 1000000] [--runs 30]
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/console.ts   # throwaway DB on that server
  *
- * Rows are generated inside the database (generate_series), not through lifecycles. Times are the
- * service calls the tRPC procedures make (the HTTP and React layers are not included).
+ * Rows are generated inside the database (generate_series), not through lifecycles; the usage
+ * records go in as one INSERT, so the usage_daily triggers roll them up exactly as they do for
+ * settles (the bench checks the rollup against a GROUP BY of usage_records before timing).
+ * Times are the service calls the tRPC procedures make (the HTTP and React layers are not
+ * included). The load average is printed at the start and end: the figures are only comparable
+ * between runs on a similarly loaded machine.
  */
 import { randomBytes } from "node:crypto";
+import os from "node:os";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
 import pg from "pg";
@@ -66,7 +71,10 @@ async function time(label: string, fn: () => Promise<unknown>) {
   console.log(`  ${label.padEnd(44)} p50 ${p(0.5)} ms  p99 ${p(0.99)} ms`);
 }
 
+const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(", ");
+
 async function main() {
+  console.log(`load average (1, 5, 15 min): ${loadavg()} on ${os.cpus().length} cores`);
   const keyPrefix = `bench-console-${randomBytes(3).toString("hex")}`;
   const db = await throwawayDb();
   await migrateDb(db);
@@ -85,6 +93,7 @@ async function main() {
              to_timestamp((1796083200000::bigint + g::bigint * 25000) / 1000.0), to_timestamp((1796083200000::bigint + g::bigint * 25000) / 1000.0),
              to_timestamp((1796083200000::bigint + g::bigint * 25000 + 300000) / 1000.0), now()
       from generate_series(1, ${nSandboxes}) g`);
+    const tUsage = performance.now();
     await rt.db.execute(sql`
       insert into usage_records (id, sandbox_id, team_id, extension_id, profile_id, started_at, ended_at, duration_ms, resources, rate_card_version, currency, cost_micros, credential_source, end_reason, idempotency_key)
       select 'use_' || g, 'sbx_u' || g, ${teamId},
@@ -93,8 +102,18 @@ async function main() {
              to_timestamp(1796083200 + g * 2.5), to_timestamp(1796083200 + g * 2.5 + 300), 300000,
              '{"vcpu":2,"memoryMiB":512,"gpu":0,"gpuType":null}'::jsonb, 'bench-1', 'USD', 7800 + g % 13, 'platform', 'TTL reached', 'usage:bench:' || g
       from generate_series(1, ${nUsage}) g`);
+    const usageSeconds = ((performance.now() - tUsage) / 1000).toFixed(1);
     await rt.db.execute(sql`analyze`);
     console.log(`  seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const check = (await rt.db.execute(sql`
+      select (select count(*) from usage_daily)::text as keys,
+             (select row(count(*), sum(cost_micros), sum(duration_ms))::text from usage_records) as raw,
+             (select row(sum(records), sum(cost_micros), sum(duration_ms))::text from usage_daily) as rollup`)) as unknown as {
+      rows: { keys: string; raw: string; rollup: string }[];
+    };
+    const c = check.rows[0]!;
+    if (c.raw !== c.rollup) throw new Error(`usage_daily ${c.rollup} does not match usage_records ${c.raw}`);
+    console.log(`  usage_daily: ${c.keys} rows, totals ${c.rollup} = usage_records (the usage INSERT took ${usageSeconds} s, trigger included)`);
 
     const first = await listSandboxes(rt, teamId, { limit: 50 });
     let deep: string | undefined = first.nextCursor ?? undefined;
@@ -106,6 +125,7 @@ async function main() {
     console.log(`usage charts data (${runs} runs each):`);
     await time("summary, 30 days (≈1M records)", () => usageSummary(rt, teamId, { from: "2026-12-01", to: "2026-12-30" }));
     await time("summary, 7 days", () => usageSummary(rt, teamId, { from: "2026-12-01", to: "2026-12-07" }));
+    console.log(`load average (1, 5, 15 min): ${loadavg()}`);
   } finally {
     await rt.close();
     await db.drop();
