@@ -2,8 +2,13 @@
  * bench/lifecycle: create→ready and create→destroyed latency and full-lifecycle throughput
  * through the real services, BullMQ worker and Redis, with a zero-latency stub provider.
  *
- *   npx tsx bench/lifecycle.ts [--sequential 200] [--load 2000] [--concurrency 200]
+ *   npx tsx bench/lifecycle.ts [--sequential 200] [--load 2000] [--concurrency 200] [--teams 1]
  *   BENCH_DATABASE_URL=postgres://… to run on Postgres instead of in-memory PGlite.
+ *
+ * --teams N spreads the lifecycles round-robin over N teams (default 1: every create and settle
+ * goes through the one team's balance row, the worst case). On Postgres the bench VACUUMs the
+ * tables a lifecycle writes before it starts, so runs do not inherit earlier runs' dead rows
+ * (autovacuum may be off or behind on a shared test server); the load average is printed.
  *
  * Latencies are read from the sandbox event rows the system writes (requested → ready →
  * destroyed), so polling by this script adds no error. CPU ms per lifecycle is this process's
@@ -11,7 +16,8 @@
  * lifecycles; the Redis server's CPU is not counted.
  */
 import { randomBytes } from "node:crypto";
-import { asc, eq, inArray } from "drizzle-orm";
+import os from "node:os";
+import { asc, inArray, sql } from "drizzle-orm";
 import { parseArgs } from "node:util";
 import { migrateDb, openDb } from "../db/client";
 import { sandboxEvents, sandboxes } from "../db/schema";
@@ -27,6 +33,7 @@ const { values } = parseArgs({
     sequential: { type: "string", default: "200" },
     load: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "200" },
+    teams: { type: "string", default: "1" },
   },
 });
 
@@ -106,15 +113,24 @@ async function main() {
     processEnv: { ...process.env, SANDBOXER_STUB_LATENCY_MS: "0", SANDBOXER_STUB_FAIL_RATE: "0" },
   });
   const workers = await startWorkers(rt, { concurrency: 100, sweepEveryMs: 600_000 });
-  const teamId = await seedTeam(rt, 10n ** 15n, "bench");
-  console.log(`db: ${db.kind}; redis: ${env.REDIS_URL}; node ${process.version}`);
+  if (db.kind === "postgres") {
+    for (const table of ["sandboxes", "sandbox_events", "team_credits", "credit_ledger", "usage_records", "billing_outbox"]) {
+      await rt.db.execute(sql.raw(`vacuum analyze ${table}`));
+    }
+  }
+  const teams: string[] = [];
+  for (let i = 0; i < Number(values.teams); i++) teams.push(await seedTeam(rt, 10n ** 15n, `bench-${i}`));
+  let turn = 0;
+  const nextTeam = () => teams[turn++ % teams.length]!;
+  const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+  console.log(`db: ${db.kind}; redis: ${env.REDIS_URL}; node ${process.version}; teams ${teams.length}; load average ${loadavg()}`);
 
   // Warm-up: JIT, connection pools, prepared plans.
-  for (let i = 0; i < 20; i++) await lifecycle(rt, teamId);
+  for (let i = 0; i < 20; i++) await lifecycle(rt, nextTeam());
 
   const nSeq = Number(values.sequential);
   const seqIds: string[] = [];
-  for (let i = 0; i < nSeq; i++) seqIds.push(await lifecycle(rt, teamId));
+  for (let i = 0; i < nSeq; i++) seqIds.push(await lifecycle(rt, nextTeam()));
   const seq = await latencies(rt, seqIds);
   console.log(`sequential (${nSeq} lifecycles, one at a time):`);
   console.log(`  create→ready      p50 ${fmt(pct(seq.ready, 50))} ms  p99 ${fmt(pct(seq.ready, 99))} ms`);
@@ -131,7 +147,7 @@ async function main() {
     Array.from({ length: conc }, async () => {
       while (next < nLoad) {
         next++;
-        loadIds.push(await lifecycle(rt, teamId));
+        loadIds.push(await lifecycle(rt, nextTeam()));
       }
     }),
   );
@@ -143,6 +159,7 @@ async function main() {
   console.log(`  create→ready      p50 ${fmt(pct(load.ready, 50))} ms  p99 ${fmt(pct(load.ready, 99))} ms`);
   console.log(`  create→destroyed  p50 ${fmt(pct(load.destroyed, 50))} ms  p99 ${fmt(pct(load.destroyed, 99))} ms`);
   console.log(`  CPU per lifecycle ${fmt((cpu.user + cpu.system) / 1000 / nLoad)} ms (this process)`);
+  console.log(`load average at the end: ${loadavg()}`);
 
   await workers.close();
   await rt.close();

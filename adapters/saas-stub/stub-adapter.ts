@@ -93,10 +93,19 @@ export function createStubAdapter(opts: {
     if (field && !ctx.credentials[field]) throw new ProviderError("auth", `stub: missing credential ${field}`, { status: 401 });
   }
 
-  async function takeFault(op: Operation): Promise<StubFault | null> {
-    const raw = await redis.lpop(k.faults(op));
+  const parseFault = (raw: string | null): StubFault | null => {
     const fault = raw ? (JSON.parse(raw) as StubFault) : null;
     return fault?.pass ? null : fault;
+  };
+  async function takeFault(op: Operation): Promise<StubFault | null> {
+    return parseFault(await redis.lpop(k.faults(op)));
+  }
+  /** The next fault of `op` and the sandbox's hash, in one round trip (the hash is unused on a fault). */
+  async function takeFaultAndRead(op: Operation, pid: string): Promise<[StubFault | null, Record<string, string>]> {
+    const res = (await redis.pipeline().lpop(k.faults(op)).hgetall(k.sandbox(pid)).exec()) as [[Error | null, string | null], [Error | null, Record<string, string>]];
+    if (res[0][0]) throw res[0][0];
+    if (res[1][0]) throw res[1][0];
+    return [parseFault(res[0][1]), res[1][1]];
   }
   const toError = (f: StubFault) =>
     new ProviderError(f.kind, f.message ?? `stub: simulated ${f.kind}`, {
@@ -163,11 +172,11 @@ export function createStubAdapter(opts: {
     },
 
     async waitReady(ctx, pid, timeoutMs) {
-      const fault = await takeFault("waitReady");
+      const [fault, first] = await takeFaultAndRead("waitReady", pid);
       if (fault) throw toError(fault);
       const deadline = ctx.clock.now().getTime() + timeoutMs;
-      for (;;) {
-        const h = await redis.hgetall(k.sandbox(pid));
+      for (let pass = 0; ; pass++) {
+        const h = pass === 0 ? first : await redis.hgetall(k.sandbox(pid));
         const sbx = view(pid, h, ctx.clock.now());
         if (!sbx) throw new ProviderError("not_found", `stub: sandbox ${pid} not found`, { status: 404 });
         if (sbx.state === "running") return { readyAt: ctx.clock.now() };
@@ -183,9 +192,8 @@ export function createStubAdapter(opts: {
     async teardown(ctx, pid) {
       checkCredentials(ctx);
       await sleep(settings.latencyMs);
-      const fault = await takeFault("teardown");
+      const [fault, h] = await takeFaultAndRead("teardown", pid);
       if (fault) throw toError(fault);
-      const h = await redis.hgetall(k.sandbox(pid));
       const sbx = view(pid, h, ctx.clock.now());
       if (!sbx || sbx.state === "ended") {
         await redis.zrem(k.all, pid);

@@ -10,7 +10,10 @@ export type CredentialSource = "team" | "platform" | "none";
 export type Bindings = Map<string, Map<string, string>>; // extensionId → field → secret_ref
 
 export async function teamBindings(rt: Pick<Runtime, "db">, teamId: string): Promise<Bindings> {
-  const rows = await rt.db.select().from(teamCredentialBindings).where(eq(teamCredentialBindings.teamId, teamId));
+  return bindingsOf(await rt.db.select().from(teamCredentialBindings).where(eq(teamCredentialBindings.teamId, teamId)));
+}
+
+export function bindingsOf(rows: { extensionId: string; field: string; secretRef: string }[]): Bindings {
   const out: Bindings = new Map();
   for (const r of rows) {
     const fields = out.get(r.extensionId) ?? new Map<string, string>();
@@ -39,9 +42,17 @@ export function effectiveRefs(ext: Extension, bindings: Bindings): { refs: Recor
   return { refs, source: teamOwned ? "team" : "platform" };
 }
 
-/** Resolves a team's credentials for one extension, at the moment of use. */
-export async function resolveTeamCredentials(rt: Runtime, teamId: string, ext: Extension): Promise<SecretResolution & { source: CredentialSource }> {
-  const bindings = await teamBindings(rt, teamId);
+/**
+ * Resolves a team's credentials for one extension, at the moment of use. A job passes the
+ * bindings it read with its row a moment earlier; otherwise they are read here.
+ */
+export async function resolveTeamCredentials(
+  rt: Runtime,
+  teamId: string,
+  ext: Extension,
+  readBindings?: Bindings,
+): Promise<SecretResolution & { source: CredentialSource }> {
+  const bindings = readBindings ?? (await teamBindings(rt, teamId));
   const { refs, source } = effectiveRefs(ext, bindings);
   // Checked again at use, not only at bind time: a binding made before the rule, or under a
   // looser setting, must not reach another team's secret either.

@@ -6,7 +6,7 @@ import {
   type Credentials,
   type SandboxAdapter,
 } from "../../adapters/contract";
-import { creditLedger, sandboxes, teamCredits, usageRecords, type RoutingDecision, type SandboxState } from "../../db/schema";
+import { creditLedger, sandboxes, teamCredentialBindings, teamCredits, usageRecords, type RoutingDecision, type SandboxState } from "../../db/schema";
 import type { DbOrTx } from "../../db/client";
 import { jobIds } from "../../jobs/catalog";
 import { newId } from "../ids";
@@ -15,12 +15,12 @@ import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
 import { scrubSecrets, withScrubbedErrors } from "../secrets";
 import { recordProviderFailure, recordProviderSuccess } from "./cooldown";
-import { resolveTeamCredentials } from "./credentials";
+import { bindingsOf, resolveTeamCredentials, type Bindings } from "./credentials";
 import { appendLedger, settleCredits } from "./credits";
 import { recordEvent } from "./events";
 import { enqueueForFinHub } from "./fin-hub";
 import { decisionOf, planRoute, specOf, type RouteCandidate, type RoutePlan } from "./routing";
-import { eventsFrom, eventsValues, int8, jsonb, rowsOf, text, ts, type EventSpec } from "./sql-rows";
+import { columnsOf, eventsFrom, eventsValues, int8, jsonb, rowOf, rowsOf, text, ts, type EventSpec } from "./sql-rows";
 
 type Row = typeof sandboxes.$inferSelect;
 const TERMINAL: SandboxState[] = ["destroyed", "failed", "lost"];
@@ -70,9 +70,26 @@ export class RetryLaterError extends Error {
   }
 }
 
-async function loadRow(db: DbOrTx, id: string): Promise<Row | null> {
-  const [row] = await db.select().from(sandboxes).where(eq(sandboxes.id, id));
-  return row ?? null;
+/** The team's credential bindings read with a job's row (one query for both); see loadJobRow. */
+const bindingsRead = new WeakMap<Row, Bindings>();
+
+/**
+ * A job's sandbox row and, in the same query, its team's credential bindings, so resolving
+ * credentials later in the job needs no query of its own.
+ */
+async function loadJobRow(rt: Runtime, id: string): Promise<Row | null> {
+  const [raw] = await rowsOf(
+    rt.db,
+    sql`select ${columnsOf(sandboxes)},
+          (select coalesce(json_agg(json_build_array(b.extension_id, b.field, b.secret_ref)), '[]'::json)
+           from ${teamCredentialBindings} b where b.team_id = ${sandboxes}.team_id) as bindings__
+        from ${sandboxes} where id = ${id}`,
+  );
+  if (!raw) return null;
+  const row = rowOf(sandboxes, raw);
+  const list = (typeof raw.bindings__ === "string" ? JSON.parse(raw.bindings__) : raw.bindings__) as [string, string, string][];
+  bindingsRead.set(row, bindingsOf(list.map(([extensionId, field, secretRef]) => ({ extensionId, field, secretRef }))));
+  return row;
 }
 
 function ctxFor(rt: Runtime, sandboxId: string, extensionId: string, credentials: Credentials): AdapterContext {
@@ -89,10 +106,10 @@ function describe(err: unknown, credentials: Credentials): string {
   return scrubSecrets(msg, Object.values(credentials)).slice(0, 500);
 }
 
-async function credentialsFor(rt: Runtime, teamId: string, extensionId: string): Promise<Credentials> {
+async function credentialsFor(rt: Runtime, row: Row, extensionId: string): Promise<Credentials> {
   const ext = rt.catalog.extensions.get(extensionId);
   if (!ext) throw new PermanentJobError(`extension ${extensionId} is no longer configured`);
-  const resolved = await resolveTeamCredentials(rt, teamId, ext);
+  const resolved = await resolveTeamCredentials(rt, row.teamId, ext, bindingsRead.get(row));
   if (!resolved.ok) throw new ProviderError("auth", `credentials not available: ${resolved.reason}`);
   return resolved.values;
 }
@@ -146,7 +163,7 @@ export type AttemptInfo = { attempt: number; isLastAttempt: boolean };
  * provider id, wait until ready, mark ready and schedule the TTL teardown.
  */
 export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: AttemptInfo): Promise<void> {
-  const row = await loadRow(rt.db, sandboxId);
+  const row = await loadJobRow(rt, sandboxId);
   if (!row || row.state !== "requested" && row.state !== "provisioning") return;
   const log = rt.logger.child({ sandboxId, attempt: attempt.attempt });
 
@@ -165,10 +182,10 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
   try {
     if (extensionId && !providerSandboxId) {
       // An earlier attempt chose a provider and may have created a sandbox whose reply was lost.
-      credentials = await credentialsFor(rt, row.teamId, extensionId);
+      credentials = await credentialsFor(rt, row, extensionId);
       providerSandboxId = await adoptByTag(rt, row, extensionId, credentials);
     } else if (extensionId && providerSandboxId) {
-      credentials = await credentialsFor(rt, row.teamId, extensionId);
+      credentials = await credentialsFor(rt, row, extensionId);
     }
 
     if (!providerSandboxId) {
@@ -217,7 +234,7 @@ export async function provisionSandbox(rt: Runtime, sandboxId: string, attempt: 
 /** Best effort: the reconciler kills whatever a failed listing or teardown leaves behind. */
 async function discardTagged(rt: Runtime, row: Row, extensionId: string) {
   try {
-    const credentials = await credentialsFor(rt, row.teamId, extensionId);
+    const credentials = await credentialsFor(rt, row, extensionId);
     const ctx = ctxFor(rt, row.id, extensionId, credentials);
     const found = await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).list(ctx, { sandboxId: row.id }));
     for (const s of found.filter((s) => s.state !== "ended")) await discardProviderSandbox(rt, row, extensionId, s.providerSandboxId, credentials);
@@ -286,7 +303,7 @@ function routingEvent(row: Row, decision: RoutingDecision, chosen: RouteCandidat
 async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
   const profile = rt.catalog.profiles.get(row.profileId);
   if (!profile) throw new PermanentJobError(`profile ${row.profileId} is no longer configured`);
-  const plan = await planRoute(rt, profile, row.ttlSeconds, { teamId: row.teamId, keepCredentials: true });
+  const plan = await planRoute(rt, profile, row.ttlSeconds, { teamId: row.teamId, keepCredentials: true, bindings: bindingsRead.get(row) });
   const outcomes = new Map<string, { outcome: "chosen" | "failed"; reason: string }>();
   const spec = specOf(profile);
   let lastError: unknown = null;
@@ -494,7 +511,7 @@ async function markReady(rt: Runtime, sandboxId: string): Promise<void> {
  * sandbox; throttling and outages are retried no sooner than the provider asks.
  */
 export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "ttl" | "requested" | "sweep"): Promise<void> {
-  const row = await loadRow(rt.db, sandboxId);
+  const row = await loadJobRow(rt, sandboxId);
   if (!row || TERMINAL.includes(row.state)) return;
   const now = rt.clock.now();
   if (reason === "ttl" && row.expiresAt && row.expiresAt.getTime() > now.getTime() + 10 && !row.destroyRequestedAt) {
@@ -524,7 +541,7 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
   let credentials: Credentials = {};
   let result;
   try {
-    credentials = await credentialsFor(rt, row.teamId, extensionId);
+    credentials = await credentialsFor(rt, row, extensionId);
     result = await withScrubbedErrors(credentials, () => adapterOrThrow(rt, extensionId).teardown(ctxFor(rt, sandboxId, extensionId, credentials), row.providerSandboxId!));
   } catch (err) {
     countProviderError(extensionId, "teardown", err);

@@ -4,7 +4,7 @@ import type { Extension } from "../catalog/load";
 import type { Profile } from "../catalog/schema";
 import type { Runtime } from "../runtime";
 import { getCooldown, type Cooldown } from "./cooldown";
-import { effectiveRefs, teamBindings, type CredentialSource } from "./credentials";
+import { effectiveRefs, teamBindings, type Bindings, type CredentialSource } from "./credentials";
 
 export type RouteCandidate = {
   extension: Extension;
@@ -49,10 +49,10 @@ export async function planRoute(
   rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets" | "db" | "redis" | "keyPrefix" | "clock">,
   profile: Profile,
   ttlSeconds: number,
-  opts: { teamId: string; keepCredentials?: boolean },
+  opts: { teamId: string; keepCredentials?: boolean; bindings?: Bindings },
 ): Promise<RoutePlan> {
   const spec = specOf(profile);
-  const bindings = await teamBindings(rt, opts.teamId);
+  const bindings = opts.bindings ?? (await teamBindings(rt, opts.teamId));
   const candidates: RouteCandidate[] = [];
   for (const extId of profile.route) {
     const extension = rt.catalog.extensions.get(extId);
