@@ -71,7 +71,7 @@ async function seed(rt: Runtime, n: number) {
     });
     await rt.db.insert(usageRecords).values(chunk);
     await rt.db.insert(billingOutbox).values(
-      chunk.map((u) => ({ usageRecordId: u.id, sandboxId: u.sandboxId, teamId, recordJson: recordJsonOf({ ...u, teamName }), costMicros: u.costMicros, createdAt: u.endedAt })),
+      chunk.map((u) => ({ usageRecordId: u.id, sandboxId: u.sandboxId, teamId, recordJson: recordJsonOf({ ...u, teamName }), costMicros: u.costMicros, currency: u.currency, createdAt: u.endedAt })),
     );
   }
   return { teamId, micros };

@@ -77,6 +77,12 @@ export const billingOutbox = pgTable(
      */
     recordJson: text("record_json"),
     costMicros: bigint("cost_micros", { mode: "bigint" }),
+    /**
+     * The record's currency (also inside `record_json`), so cutting a batch groups the totals
+     * by a column instead of pattern-matching every record's JSON. Null only for rows from
+     * before migration 0008 that it could not read; the claim then falls back to the JSON.
+     */
+    currency: text("currency"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("billing_outbox_sandbox_uq").on(t.sandboxId), index("billing_outbox_team_idx").on(t.teamId)],

@@ -40,6 +40,7 @@ export async function enqueueForFinHub(tx: DbOrTx, rec: { usageRecordId: string;
       teamId: rec.teamId,
       recordJson: row ? recordJsonOf(row) : null,
       costMicros: row?.costMicros ?? null,
+      currency: row?.currency ?? null,
       createdAt: rec.at,
     })
     .onConflictDoNothing();
@@ -94,8 +95,10 @@ export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased
       order by usage_record_id limit ${cfg.batchSize} for update skip locked
     ), taken as (
       delete from billing_outbox o using picked p where o.usage_record_id = p.usage_record_id
+      -- The currency column, not a pattern match over the JSON (that cost ~13 µs a record);
+      -- the pattern only for a row migration 0008 could not fill.
       returning o.usage_record_id, o.team_id, o.record_json, o.cost_micros,
-        coalesce(substring(o.record_json from '"currency":"([^"\\\\]*)"'), 'USD') as currency
+        coalesce(o.currency, substring(o.record_json from '"currency":"([^"\\\\]*)"'), 'USD') as currency
     ), by_currency as (
       select currency, sum(cost_micros) as micros from taken group by currency
     ), totals as (
@@ -148,7 +151,7 @@ export async function serializeBackfilledOutboxRows(rt: Runtime, limit = 1_000):
   if (rows.length === 0) return 0;
   const sources = await sourceRows(rt.db).where(inArray(usageRecords.id, rows.map((r) => r.id)));
   for (const r of sources) {
-    await rt.db.update(billingOutbox).set({ recordJson: recordJsonOf(r), costMicros: r.costMicros }).where(eq(billingOutbox.usageRecordId, r.id));
+    await rt.db.update(billingOutbox).set({ recordJson: recordJsonOf(r), costMicros: r.costMicros, currency: r.currency }).where(eq(billingOutbox.usageRecordId, r.id));
   }
   return rows.length;
 }
