@@ -191,6 +191,31 @@ describe("delivery", () => {
   });
 });
 
+describe("claims", () => {
+  it("start after the last full batch's records, and still take a record settled late with a lower id", async () => {
+    await drain(cfg({ batchSize: 100 }));
+    const teamId = await team("Late record team");
+    const onTime: string[] = [];
+    for (let n = 0; n < 4; n++) onTime.push(await metered(teamId, 1_000 + n));
+    const c = cfg({ batchSize: 2 });
+    const inBatch = (b: { body: string } | null) => (b ? (JSON.parse(b.body) as { records: { sandbox_id: string }[] }).records.map((r) => r.sandbox_id) : []);
+    const first = await claimBatch(rt, c);
+    expect(inBatch(first)).toEqual(onTime.slice(0, 2));
+    // Settled now, but with a usage record id older than every one above (its clock was behind).
+    const now = clock.now();
+    clock.set(new Date(now.getTime() - 3_600_000));
+    const late = await metered(teamId, 1_000);
+    clock.set(now);
+    // The next claim starts after the first batch; the one after finds nothing there and starts over.
+    expect(inBatch(await claimBatch(rt, c))).toEqual(onTime.slice(2, 4));
+    expect(inBatch(await claimBatch(rt, c))).toEqual([late]);
+    expect(await claimBatch(rt, c)).toBeNull();
+    const rec = await drain(c);
+    expect(rec.exported.micros).toBe(rec.ledgerDebitMicros);
+    expect(receiver.stats.recordConflicts).toBe(0);
+  });
+});
+
 describe("dead letter", () => {
   it("dead-letters after the attempts run out, shows the last error, and a console retry delivers it once", async () => {
     const teamId = await team("Dead letter team");

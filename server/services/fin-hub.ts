@@ -78,6 +78,17 @@ type Leased = Pick<Batch, "id" | "seq" | "body" | "attempts" | "recordCount">;
 const LEASE_GRACE_MS = 30_000;
 
 /**
+ * Per database: the highest record id the last full batch took. The next claim's index scan
+ * starts after it instead of at the lowest id, because the rows below it were deleted by earlier
+ * claims and, until a vacuum removes them, every scan from the start steps over all of them
+ * (measured: ~10 ms a claim with 250k dead rows in front; at tens of thousands of records a
+ * second, autovacuum comes round far too rarely). Only a hint: a claim that finds nothing after it
+ * starts from the beginning, and a short batch clears it, so a record settled late with a lower id
+ * goes out at the latest when the export catches up with the outbox.
+ */
+const claimAfter = new WeakMap<object, string>();
+
+/**
  * Claims up to `batchSize` outbox rows into a new batch, already leased to the caller, in one
  * SQL statement: DELETE the oldest outbox rows (… RETURNING, row locks, SKIP LOCKED, so claims
  * run in parallel and a record is taken by one batch only), take the next number of the
@@ -86,12 +97,26 @@ const LEASE_GRACE_MS = 30_000;
  * to be stored. `serializeBatchJson` builds the same bytes in JS (a test holds the two equal).
  */
 export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased | null> {
+  const after = claimAfter.get(rt.db);
+  const cut = (await cutBatch(rt, cfg, after ?? null)) ?? (after === undefined ? null : await cutBatch(rt, cfg, null));
+  if (!cut) {
+    claimAfter.delete(rt.db);
+    return null;
+  }
+  // A short batch is the tail: the next claim starts from the beginning, for late records.
+  if (cut.batch.recordCount >= cfg.batchSize && cut.lastId) claimAfter.set(rt.db, cut.lastId);
+  else claimAfter.delete(rt.db);
+  return cut.batch;
+}
+
+async function cutBatch(rt: Runtime, cfg: FinHubConfig, after: string | null): Promise<{ batch: Leased; lastId: string | null } | null> {
   const now = rt.clock.now();
   const id = newId("fhb", now);
   const leasedUntil = new Date(now.getTime() + cfg.timeoutMs + LEASE_GRACE_MS);
   const result = await rt.db.execute(sql`
     with picked as (
       select usage_record_id from billing_outbox where record_json is not null and cost_micros is not null
+        ${after === null ? sql`` : sql`and usage_record_id > ${after}`}
       order by usage_record_id limit ${cfg.batchSize} for update skip locked
     ), taken as (
       delete from billing_outbox o using picked p where o.usage_record_id = p.usage_record_id
@@ -115,7 +140,8 @@ export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased
           || ',"totals":' || (select json from totals)
           || ',"records":[' || string_agg(record_json, ',' order by usage_record_id collate "C") || ']}' as rest,
         count(*)::int as n,
-        array_agg(usage_record_id order by usage_record_id collate "C") as ids
+        array_agg(usage_record_id order by usage_record_id collate "C") as ids,
+        max(usage_record_id) as last_id
       from taken
       having count(*) > 0
     ), batch as (
@@ -132,10 +158,10 @@ export async function claimBatch(rt: Runtime, cfg: FinHubConfig): Promise<Leased
       (select jsonb_object_agg(team_id, jsonb_build_object('records', n, 'micros', micros::text)) from by_team),
       1, ${now}, ${leasedUntil}, ${now}, ${now}
     from batch
-    returning id, seq, body, record_count`);
-  const row = (result as unknown as { rows: { id: string; seq: string | number; body: string; record_count: number }[] }).rows[0];
+    returning id, seq, body, record_count, (select last_id from body) as last_id`);
+  const row = (result as unknown as { rows: { id: string; seq: string | number; body: string; record_count: number; last_id: string | null }[] }).rows[0];
   if (!row) return null;
-  return { id: row.id, seq: Number(row.seq), body: row.body, attempts: 1, recordCount: Number(row.record_count) };
+  return { batch: { id: row.id, seq: Number(row.seq), body: row.body, attempts: 1, recordCount: Number(row.record_count) }, lastId: row.last_id };
 }
 
 /**
