@@ -16,6 +16,7 @@
  * lifecycles; the Redis server's CPU is not counted.
  */
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import os from "node:os";
 import { asc, inArray, sql } from "drizzle-orm";
 import { parseArgs } from "node:util";
@@ -36,6 +37,30 @@ const { values } = parseArgs({
     teams: { type: "string", default: "1" },
   },
 });
+
+/**
+ * CPU ms used so far by this bench's Postgres backends and by the Redis server, read from /proc
+ * (Linux, servers on this machine; null otherwise). Redis is shared with anything else using
+ * it at the time, so its figure is an upper bound.
+ */
+async function serverCpuMs(rt: Runtime, redisPid: number | null): Promise<{ pg: Map<number, number>; redis: number | null } | null> {
+  const ticks = (pid: number) => {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, at USER_HZ 100
+    } catch {
+      return null;
+    }
+  };
+  if (!fs.existsSync("/proc/self/stat")) return null;
+  const res = (await rt.db.execute(sql`select pid from pg_stat_activity where datname = current_database()`)) as unknown as { rows: { pid: number }[] };
+  const pg = new Map<number, number>();
+  for (const { pid } of res.rows) {
+    const t = ticks(pid);
+    if (t !== null) pg.set(pid, t);
+  }
+  return { pg, redis: redisPid ? ticks(redisPid) : null };
+}
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -141,6 +166,11 @@ async function main() {
   const conc = Number(values.concurrency);
   let next = 0;
   const loadIds: string[] = [];
+  const redisPid = await rt.redis
+    .info("server")
+    .then((info) => Number(/process_id:(\d+)/.exec(info)?.[1]) || null)
+    .catch(() => null);
+  const servers0 = db.kind === "postgres" ? await serverCpuMs(rt, redisPid) : null;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
@@ -153,12 +183,19 @@ async function main() {
   );
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const servers1 = servers0 ? await serverCpuMs(rt, redisPid) : null;
   const load = await latencies(rt, loadIds);
   console.log(`under load (${nLoad} lifecycles, ${conc} in flight, worker concurrency 100):`);
   console.log(`  throughput        ${fmt(nLoad / wallS)} lifecycles/s (${fmt(wallS)} s)`);
   console.log(`  create→ready      p50 ${fmt(pct(load.ready, 50))} ms  p99 ${fmt(pct(load.ready, 99))} ms`);
   console.log(`  create→destroyed  p50 ${fmt(pct(load.destroyed, 50))} ms  p99 ${fmt(pct(load.destroyed, 99))} ms`);
   console.log(`  CPU per lifecycle ${fmt((cpu.user + cpu.system) / 1000 / nLoad)} ms (this process)`);
+  if (servers0 && servers1) {
+    let pgMs = 0;
+    for (const [pid, t] of servers1.pg) pgMs += t - (servers0.pg.get(pid) ?? 0);
+    const redisMs = servers1.redis !== null && servers0.redis !== null ? servers1.redis - servers0.redis : NaN;
+    console.log(`                    ${fmt(pgMs / nLoad)} ms (this bench's Postgres backends), ${fmt(redisMs / nLoad)} ms (Redis server, shared: an upper bound)`);
+  }
   console.log(`load average at the end: ${loadavg()}`);
 
   await workers.close();

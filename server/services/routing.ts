@@ -49,7 +49,14 @@ export async function planRoute(
   rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets" | "db" | "redis" | "keyPrefix" | "clock">,
   profile: Profile,
   ttlSeconds: number,
-  opts: { teamId: string; keepCredentials?: boolean; bindings?: Bindings },
+  opts: {
+    teamId: string;
+    keepCredentials?: boolean;
+    /** Bindings the caller already read (a job reads them with its row). */
+    bindings?: Bindings;
+    /** False when the caller needs only eligibility and estimates (admission): no cool-down reads. */
+    cooldowns?: boolean;
+  },
 ): Promise<RoutePlan> {
   const spec = specOf(profile);
   const bindings = opts.bindings ?? (await teamBindings(rt, opts.teamId));
@@ -78,7 +85,7 @@ export async function planRoute(
       candidates.push({ ...base, eligible: false, reason: `${whose} not available: ${resolved.reason}` });
       continue;
     }
-    const cooldown = await getCooldown(rt, extId);
+    const cooldown = opts.cooldowns === false ? null : await getCooldown(rt, extId);
     const estimateMicros = adapter.estimateCost(spec, extension.rates(spec.gpuType), ttlSeconds);
     candidates.push({
       extension,

@@ -64,7 +64,8 @@ export async function previewCreate(rt: Runtime, teamId: string, profileName: st
 export async function createSandbox(rt: Runtime, actor: Actor, input: { profile: string; ttlSeconds?: number }) {
   const profile = resolveProfile(rt, input.profile);
   const ttl = validateTtl(profile, input.ttlSeconds);
-  const plan = await planRoute(rt, profile, ttl, { teamId: actor.teamId });
+  // Admission needs eligibility and the hold; cool-downs only steer routing, in the job.
+  const plan = await planRoute(rt, profile, ttl, { teamId: actor.teamId, cooldowns: false });
   const hold = holdFor(plan);
   if (!plan.candidates.some((c) => c.eligible)) {
     const why = plan.candidates.map((c) => `${c.extension.id}: ${c.reason}`).join("; ");
