@@ -23,6 +23,7 @@ import { loadEnv } from "../server/env";
 import { createLogger } from "../server/logger";
 import { createRuntime } from "../server/runtime";
 import { usageSummary } from "../server/services/console-usage";
+import { listUsage } from "../server/services/usage";
 import { listSandboxes } from "../server/services/sandboxes";
 import { deleteKeys, seedTeam } from "../server/testing/harness";
 
@@ -125,6 +126,10 @@ async function main() {
     console.log(`usage charts data (${runs} runs each):`);
     await time("summary, 30 days (≈1M records)", () => usageSummary(rt, teamId, { from: "2026-12-01", to: "2026-12-30" }));
     await time("summary, 7 days", () => usageSummary(rt, teamId, { from: "2026-12-01", to: "2026-12-07" }));
+    console.log(`usage records table data (${runs} runs each; page of 50 and the totals of the filter):`);
+    const t = (iso: string) => new Date(iso);
+    await time("records, 30 days from midnight to midnight", () => listUsage(rt, teamId, { from: t("2026-12-01T00:00:00Z"), to: t("2026-12-31T00:00:00Z"), limit: 50 }));
+    await time("records, 30 days between two afternoons", () => listUsage(rt, teamId, { from: t("2026-12-01T13:07:00Z"), to: t("2026-12-30T15:45:00Z"), limit: 50 }));
     console.log(`load average (1, 5, 15 min): ${loadavg()}`);
   } finally {
     await rt.close();

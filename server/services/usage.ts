@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
-import { creditLedger, usageRecords } from "../../db/schema";
+import { creditLedger, usageDaily, usageRecords } from "../../db/schema";
 import type { Runtime } from "../runtime";
 
 export type UsageFilter = { from?: Date; to?: Date; extension?: string; profile?: string; cursor?: string; limit?: number };
@@ -13,6 +13,69 @@ export function usageConditions(teamId: string, f: UsageFilter): SQL[] {
   return c;
 }
 
+const DAY_MS = 86_400_000;
+const dayString = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Count, cost and duration of the records matching the filter, exactly. Whole UTC days inside
+ * the range are read from the usage_daily rollup (one row per day, extension and profile); only
+ * the partial days at either edge are summed from the records themselves, so the cost does not
+ * grow with the number of records in the range.
+ */
+export async function usageTotals(rt: Runtime, teamId: string, f: Pick<UsageFilter, "from" | "to" | "extension" | "profile">) {
+  const lo = f.from?.getTime() ?? null;
+  const hi = f.to?.getTime() ?? null;
+  // Whole days: [firstDay, endDay) in ms; null means unbounded on that side.
+  const firstDay = lo === null ? null : Math.ceil(lo / DAY_MS) * DAY_MS;
+  const endDay = hi === null ? null : Math.floor(hi / DAY_MS) * DAY_MS;
+  const wholeDays = firstDay === null || endDay === null || firstDay < endDay;
+
+  const raw = async (from: Date | undefined, to: Date | undefined) => {
+    const [t] = await rt.db
+      .select({
+        count: sql<string>`count(*)::text`,
+        costMicros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text`,
+        durationMs: sql<string>`coalesce(sum(${usageRecords.durationMs}), 0)::text`,
+      })
+      .from(usageRecords)
+      .where(and(...usageConditions(teamId, { ...f, from, to })));
+    return t!;
+  };
+  if (!wholeDays) {
+    const t = await raw(f.from, f.to);
+    return { count: Number(t.count), costMicros: t.costMicros, durationMs: t.durationMs };
+  }
+
+  const daily: SQL[] = [eq(usageDaily.teamId, teamId)];
+  if (firstDay !== null) daily.push(gte(usageDaily.day, dayString(firstDay)));
+  if (endDay !== null) daily.push(lt(usageDaily.day, dayString(endDay)));
+  if (f.extension) daily.push(eq(usageDaily.extensionId, f.extension));
+  if (f.profile) daily.push(eq(usageDaily.profileId, f.profile.startsWith("profile.") ? f.profile : `profile.${f.profile}`));
+  const parts = await Promise.all([
+    rt.db
+      .select({
+        count: sql<string>`coalesce(sum(${usageDaily.records}), 0)::text`,
+        costMicros: sql<string>`coalesce(sum(${usageDaily.costMicros}), 0)::text`,
+        durationMs: sql<string>`coalesce(sum(${usageDaily.durationMs}), 0)::text`,
+      })
+      .from(usageDaily)
+      .where(and(...daily))
+      .then((r) => r[0]!),
+    firstDay !== null && lo !== firstDay ? raw(f.from, new Date(firstDay)) : null,
+    endDay !== null && hi !== endDay ? raw(new Date(endDay), f.to) : null,
+  ]);
+  let count = 0n;
+  let cost = 0n;
+  let duration = 0n;
+  for (const p of parts) {
+    if (!p) continue;
+    count += BigInt(p.count);
+    cost += BigInt(p.costMicros);
+    duration += BigInt(p.durationMs);
+  }
+  return { count: Number(count), costMicros: cost.toString(), durationMs: duration.toString() };
+}
+
 /** Usage records, newest first, with the total over the whole filter (not just the page). */
 export async function listUsage(rt: Runtime, teamId: string, f: UsageFilter) {
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
@@ -24,14 +87,7 @@ export async function listUsage(rt: Runtime, teamId: string, f: UsageFilter) {
     .where(and(...pageConditions))
     .orderBy(desc(usageRecords.id))
     .limit(limit + 1);
-  const [totals] = await rt.db
-    .select({
-      count: sql<string>`count(*)`,
-      costMicros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)`,
-      durationMs: sql<string>`coalesce(sum(${usageRecords.durationMs}), 0)`,
-    })
-    .from(usageRecords)
-    .where(and(...conditions));
+  const totals = await usageTotals(rt, teamId, f);
   const page = rows.slice(0, limit);
   return {
     items: page.map((u) => ({
@@ -50,7 +106,7 @@ export async function listUsage(rt: Runtime, teamId: string, f: UsageFilter) {
       endReason: u.endReason,
     })),
     nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
-    totals: { count: Number(totals?.count ?? 0), costMicros: String(totals?.costMicros ?? "0"), durationMs: String(totals?.durationMs ?? "0") },
+    totals,
   };
 }
 
