@@ -75,6 +75,29 @@ export async function usageSummary(
       ),
     );
 
+  return summarizeRows(input, from, days, rows);
+}
+
+export type SummaryRow = {
+  day: string;
+  extensionId: string;
+  profileId: string;
+  count: string;
+  costMicros: string;
+  durationMs: string;
+};
+
+/**
+ * Buckets (day, extension, profile) sums into the summary: every day of the range (empty ones
+ * too), and extensions and profiles by cost, dearest first. Exported so a test can feed it a
+ * GROUP BY of the raw records and compare.
+ */
+export function summarizeRows(
+  input: { from: string; to: string },
+  from: Date,
+  days: number,
+  rows: SummaryRow[],
+) {
   const byDay = new Map<string, Bucket>();
   for (let i = 0; i < days; i++)
     byDay.set(new Date(from.getTime() + i * DAY_MS).toISOString().slice(0, 10), empty());

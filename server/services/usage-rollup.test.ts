@@ -12,7 +12,7 @@ import { and, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateDb, migrationsFolder } from "../../db/client";
 import { organization, usageDaily, usageRecords } from "../../db/schema";
-import { configDirWith } from "../testing/fixtures";
+import { configDirWith, usageRecordRow } from "../testing/fixtures";
 import {
   createTestRuntime,
   openTestDb,
@@ -20,7 +20,7 @@ import {
   TestClock,
   type TestRuntime,
 } from "../testing/harness";
-import { usageSummary } from "./console-usage";
+import { summarizeRows, usageSummary } from "./console-usage";
 import { provisionSandbox, teardownSandbox } from "./lifecycle";
 import { createSandbox } from "./sandboxes";
 
@@ -101,48 +101,8 @@ async function summaryFromRecords(rt: TestRuntime, teamId: string, from: string,
       ),
     )
     .groupBy(dayDate, usageRecords.extensionId, usageRecords.profileId);
-  type B = { costMicros: bigint; durationMs: number; count: number };
-  const blank = (): B => ({ costMicros: 0n, durationMs: 0, count: 0 });
-  const byDay = new Map<string, B>();
-  for (let t = start.getTime(); t < end.getTime(); t += DAY_MS)
-    byDay.set(new Date(t).toISOString().slice(0, 10), blank());
-  const byExtension = new Map<string, B>();
-  const byProfile = new Map<string, B>();
-  const totals = blank();
-  for (const r of rows) {
-    for (const [m, k] of [
-      [null, ""],
-      [byDay, r.day],
-      [byExtension, r.extensionId],
-      [byProfile, r.profileId],
-    ] as const) {
-      const b = m ? (m.get(k) ?? m.set(k, blank()).get(k)!) : totals;
-      b.costMicros += BigInt(r.costMicros);
-      b.durationMs += Number(r.durationMs);
-      b.count += Number(r.count);
-    }
-  }
-  const view = (b: B) => ({
-    costMicros: b.costMicros.toString(),
-    durationMs: b.durationMs,
-    count: b.count,
-  });
-  const sorted = (m: Map<string, B>) =>
-    [...m.entries()].sort((a, b) =>
-      a[1].costMicros < b[1].costMicros
-        ? 1
-        : a[1].costMicros > b[1].costMicros
-          ? -1
-          : a[0].localeCompare(b[0]),
-    );
-  return {
-    from,
-    to,
-    totals: view(totals),
-    byDay: [...byDay.entries()].map(([day, b]) => ({ day, ...view(b) })),
-    byExtension: sorted(byExtension).map(([extensionId, b]) => ({ extensionId, ...view(b) })),
-    byProfile: sorted(byProfile).map(([profileId, b]) => ({ profileId, ...view(b) })),
-  };
+  // The SQL is what this compares; the bucketing into days, extensions and profiles is shared.
+  return summarizeRows({ from, to }, start, Math.round((end.getTime() - start.getTime()) / DAY_MS), rows);
 }
 
 const first = { attempt: 1, isLastAttempt: false };
@@ -313,31 +273,8 @@ describe("the migration's backfill", () => {
     fs.rmSync(older, { recursive: true, force: true });
   });
 
-  const record = (
-    teamId: string,
-    n: number,
-    endedAt: string,
-    extensionId: string,
-    profileId: string,
-    costMicros: bigint,
-    durationMs: number,
-  ): typeof usageRecords.$inferInsert => ({
-    id: `use_${teamId}_${n}`,
-    sandboxId: `sbx_${teamId}_${n}`,
-    teamId,
-    extensionId,
-    profileId,
-    startedAt: new Date(new Date(endedAt).getTime() - durationMs),
-    endedAt: new Date(endedAt),
-    durationMs,
-    resources: { vcpu: 2, memoryMiB: 512, gpu: 0, gpuType: null },
-    rateCardVersion: "v1",
-    currency: "USD",
-    costMicros,
-    credentialSource: "none",
-    endReason: "ttl",
-    idempotencyKey: `usage:${teamId}:${n}`,
-  });
+  const record = (teamId: string, n: number, endedAt: string, extensionId: string, profileId: string, costMicros: bigint, durationMs: number) =>
+    usageRecordRow({ teamId, key: n, endedAt, extensionId, profileId, costMicros, durationMs });
 
   it("rolls up the records that existed before it, exactly, and the trigger takes over after", async () => {
     const before = await rowsOf(

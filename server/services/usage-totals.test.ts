@@ -3,9 +3,10 @@
  * days at the edges from the records: they must equal a plain sum over the records for any
  * range — unbounded, midnight-aligned, within one day, reversed — and any filter.
  */
-import { and, sql } from "drizzle-orm";
+import { and } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usageRecords } from "../../db/schema";
+import { usageRecordRow } from "../testing/fixtures";
 import { createTestRuntime, openTestDb, seedTeam, type TestRuntime } from "../testing/harness";
 import { listUsage, usageConditions, usageTotals, type UsageFilter } from "./usage";
 
@@ -18,7 +19,7 @@ const BASE = Date.parse("2026-11-20T00:00:00.000Z");
 
 // A small deterministic generator, so a failure can be replayed.
 let seed = 20261203;
-const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 
 beforeAll(async () => {
   dbHandle = await openTestDb();
@@ -32,25 +33,18 @@ beforeAll(async () => {
     const edge = n % 10 === 0 ? 0 : n % 10 === 1 ? -1 : n % 10 === 2 ? 1 : Math.floor(rand() * DAY);
     const endedAt = new Date(BASE + day * DAY + edge);
     const durationMs = 1 + Math.floor(rand() * 3_600_000);
-    const team = n % 7 === 0 ? otherTeam : teamId;
-    rows.push({
-      id: `use_t${n}`,
-      sandboxId: `sbx_t${n}`,
-      teamId: team,
-      extensionId: n % 3 === 0 ? "ext.e2b" : "ext.saas-stub",
-      profileId: n % 2 === 0 ? "profile.burst-sandbox" : "profile.e2b-burst",
-      startedAt: new Date(endedAt.getTime() - durationMs),
-      endedAt,
-      durationMs,
-      resources: { vcpu: 2, memoryMiB: 512, gpu: 0, gpuType: null },
-      rateCardVersion: "v1",
-      currency: "USD",
-      // Past 2^53 in total, so a float anywhere would show.
-      costMicros: 1_000_000_000_000_000n + BigInt(Math.floor(rand() * 1e9)),
-      credentialSource: "none",
-      endReason: "ttl",
-      idempotencyKey: `usage:t${n}`,
-    });
+    rows.push(
+      usageRecordRow({
+        teamId: n % 7 === 0 ? otherTeam : teamId,
+        key: `t${n}`,
+        endedAt,
+        extensionId: n % 3 === 0 ? "ext.e2b" : "ext.saas-stub",
+        profileId: n % 2 === 0 ? "profile.burst-sandbox" : "profile.e2b-burst",
+        // Past 2^53 in total, so a float anywhere would show.
+        costMicros: 1_000_000_000_000_000n + BigInt(Math.floor(rand() * 1e9)),
+        durationMs,
+      }),
+    );
   }
   await rt.db.insert(usageRecords).values(rows);
 });
@@ -59,16 +53,17 @@ afterAll(async () => {
   await dbHandle.drop();
 });
 
+/** The oracle: every record of the team and filter, summed in JS. */
 async function plainSum(f: UsageFilter) {
-  const [t] = await rt.db
-    .select({
-      count: sql<string>`count(*)::text`,
-      costMicros: sql<string>`coalesce(sum(${usageRecords.costMicros}), 0)::text`,
-      durationMs: sql<string>`coalesce(sum(${usageRecords.durationMs}), 0)::text`,
-    })
+  const rows = await rt.db
+    .select()
     .from(usageRecords)
     .where(and(...usageConditions(teamId, f)));
-  return { count: Number(t!.count), costMicros: t!.costMicros, durationMs: t!.durationMs };
+  return {
+    count: rows.length,
+    costMicros: rows.reduce((t, r) => t + r.costMicros, 0n).toString(),
+    durationMs: rows.reduce((t, r) => t + BigInt(r.durationMs), 0n).toString(),
+  };
 }
 
 describe("usage totals from the rollup plus the edges", () => {
@@ -90,13 +85,21 @@ describe("usage totals from the rollup plus the edges", () => {
       const b = a + Math.floor(rand() * 6 * DAY);
       ranges.push({ from: at(a), to: at(b) });
     }
-    const filters: Pick<UsageFilter, "extension" | "profile">[] = [{}, { extension: "ext.e2b" }, { profile: "e2b-burst" }, { extension: "ext.saas-stub", profile: "profile.burst-sandbox" }];
+    const filters: Pick<UsageFilter, "extension" | "profile">[] = [
+      {},
+      { extension: "ext.e2b" },
+      { profile: "e2b-burst" },
+      { extension: "ext.saas-stub", profile: "profile.burst-sandbox" },
+    ];
     let nonEmpty = 0;
     for (const r of ranges)
       for (const f of filters) {
         const want = await plainSum({ ...r, ...f });
         if (want.count > 0) nonEmpty++;
-        expect(await usageTotals(rt, teamId, { ...r, ...f }), JSON.stringify({ ...r, ...f })).toEqual(want);
+        expect(
+          await usageTotals(rt, teamId, { ...r, ...f }),
+          JSON.stringify({ ...r, ...f }),
+        ).toEqual(want);
       }
     expect(nonEmpty).toBeGreaterThan(ranges.length); // the cases are not all trivially empty
   });

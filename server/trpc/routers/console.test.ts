@@ -2,6 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usageRecords } from "../../../db/schema";
+import { usageRecordRow } from "../../testing/fixtures";
 import { createTestRuntime, openTestDb, type TestRuntime } from "../../testing/harness";
 import { startOpenBaoFake } from "../../testing/openbao-fake";
 import { createApiKey, createTeam, createUser, setMembership } from "../../services/teams";
@@ -242,30 +243,8 @@ describe("registry", () => {
 });
 
 describe("usage summary", () => {
-  const record = (
-    teamId: string,
-    n: number,
-    endedAt: string,
-    extensionId: string,
-    costMicros: bigint,
-    durationMs: number,
-  ) => ({
-    id: `use_${teamId}_${n}`,
-    sandboxId: `sbx_${teamId}_${n}`,
-    teamId,
-    extensionId,
-    profileId: "profile.burst-sandbox",
-    startedAt: new Date(new Date(endedAt).getTime() - durationMs),
-    endedAt: new Date(endedAt),
-    durationMs,
-    resources: { vcpu: 2, memoryMiB: 512, gpu: 0, gpuType: null },
-    rateCardVersion: "v1",
-    currency: "USD",
-    costMicros,
-    credentialSource: "none",
-    endReason: "ttl",
-    idempotencyKey: `usage:${teamId}:${n}`,
-  });
+  const record = (teamId: string, n: number, endedAt: string, extensionId: string, costMicros: bigint, durationMs: number) =>
+    usageRecordRow({ teamId, key: n, endedAt, extensionId, profileId: "profile.burst-sandbox", costMicros, durationMs });
 
   it("sums exactly by UTC day, extension and profile, for the caller's team only", async () => {
     await rt.db
