@@ -209,7 +209,11 @@ describe("claims", () => {
     // The next claim starts after the first batch; the one after finds nothing there and starts over.
     expect(inBatch(await claimBatch(rt, c))).toEqual(onTime.slice(2, 4));
     expect(inBatch(await claimBatch(rt, c))).toEqual([late]);
+    // An empty claim takes no sequence number (that would be a gap in seq).
+    const seqNow = async () => Number(((await rt.db.execute(sql`select last_value from fin_hub_batch_seq`)) as unknown as { rows: { last_value: string }[] }).rows[0]!.last_value);
+    const before = await seqNow();
     expect(await claimBatch(rt, c)).toBeNull();
+    expect(await seqNow()).toBe(before);
     const rec = await drain(c);
     expect(rec.exported.micros).toBe(rec.ledgerDebitMicros);
     expect(receiver.stats.recordConflicts).toBe(0);
