@@ -72,7 +72,10 @@ export function eventsValues(events: EventSpec[]): SQL {
   )}`;
 }
 
-/** `insert into sandbox_events … select … from <from>`: one event per row of `from` (none when it is empty). */
+/**
+ * `insert into sandbox_events … select … from <from>`: the event is written when `from` (a CTE
+ * of one row at most, e.g. an `update … where id = …`) has a row, and not when it is empty.
+ */
 export function eventsFrom(from: SQL, e: EventSpec): SQL {
   return sql`insert into ${sandboxEvents} ${EVENT_COLUMNS} select ${eventTuple(e)} from ${from}`;
 }
