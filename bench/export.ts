@@ -10,10 +10,16 @@
  * every batch; totals are read back from it. Records and outbox rows are inserted directly (the settle path is bench/lifecycle's business);
  * the timed part is exactly the `billing.export` job: claim (lock, read, serialize, store the
  * body), sign, POST, mark sent and exported. It checks that fin-hub's total equals the ledger's.
+ * CPU per 1,000 records is shown for this process, for this database's Postgres backends (when
+ * the server is on this machine; on PGlite it is in this process's) and for the receiver, with
+ * the 1-minute load average at the end of the run (the machine's other work shares the cores).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { sql } from "drizzle-orm";
 import pg from "pg";
 import { migrateDb, openDb } from "../db/client";
 import { billingOutbox, usageRecords } from "../db/schema";
@@ -77,6 +83,32 @@ async function seed(rt: Runtime, n: number) {
   return { teamId, micros };
 }
 
+/** CPU ms a local process has used (Linux /proc), or null when it cannot be read. */
+function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 100 Hz ticks
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU of this database's Postgres backends, when the server runs on this machine: per backend
+ * pid, what it has used so far. A backend that exits in between is missed (the pool keeps them).
+ */
+async function postgresCpu(rt: Runtime): Promise<Map<number, number> | null> {
+  const res = (await rt.db.execute(sql`select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend'`)) as unknown as { rows: { pid: number }[] };
+  const out = new Map<number, number>();
+  for (const { pid } of res.rows) {
+    const ms = processCpuMs(Number(pid));
+    if (ms === null) return null;
+    out.set(Number(pid), ms);
+  }
+  return out;
+}
+
 /** fin-hub in its own process (scripts/fin-hub-receiver.ts), as it would be: its CPU is not ours. */
 async function startReceiverProcess(latencyMs: number) {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/fin-hub-receiver.ts", "--port", "0", "--latency-ms", String(latencyMs), "--quiet"], {
@@ -95,6 +127,7 @@ async function startReceiverProcess(latencyMs: number) {
   const totalsUrl = url.replace(/\/batches$/, "/totals");
   return {
     url,
+    pid: child.pid!,
     totals: async () => (await (await fetch(totalsUrl)).json()) as { records: number; total_micros: string; total: string; recordConflicts: number },
     close: () => new Promise<void>((resolve) => {
       child.once("exit", () => resolve());
@@ -117,11 +150,19 @@ async function run(rt: Runtime, label: string, n: number, latencyMs: number) {
     backoffBaseMs: 1_000,
     maxBackoffMs: 300_000,
   };
+  // On PGlite the database runs in this process: its CPU is in ours.
+  const pg0 = process.env.BENCH_DATABASE_URL ? await postgresCpu(rt) : null;
+  const rcv0 = processCpuMs(receiver.pid);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await runFinHubExport(rt, { cfg, budgetMs: 3_600_000 });
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const load = loadavg()[0]!;
+  const rcv1 = processCpuMs(receiver.pid);
+  const pg1 = pg0 ? await postgresCpu(rt) : null;
+  // Backends that opened during the run count whole; the query above runs in one of them.
+  const pgMs = pg0 && pg1 ? [...pg1].reduce((sum, [pid, used]) => sum + used - (pg0.get(pid) ?? 0), 0) : null;
   const rec = await finHubReconciliation(rt, seeded.teamId);
   const got = await receiver.totals();
   await receiver.close();
@@ -133,6 +174,9 @@ async function run(rt: Runtime, label: string, n: number, latencyMs: number) {
     seconds: ms / 1000,
     perSecond: result.recordsSent / (ms / 1000),
     cpuMsPer1k: ((cpu.user + cpu.system) / 1000 / result.recordsSent) * 1000,
+    pgCpuMsPer1k: pgMs === null ? null : (pgMs / result.recordsSent) * 1000,
+    receiverCpuMsPer1k: rcv0 === null || rcv1 === null ? null : ((rcv1 - rcv0) / result.recordsSent) * 1000,
+    load,
     totalsMatch: ok && got.records === n && got.recordConflicts === 0,
     total: got.total,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
@@ -166,10 +210,11 @@ async function main() {
     console.log(
       `\nbench/export on ${url ? "Postgres" : "PGlite (in-memory)"}, batch size ${values["batch-size"]}, ${values.concurrency} batches in flight, node ${process.version}\n`,
     );
-    console.log("receiver               records  batches  seconds  records/s  CPU ms/1k  totals match  fin-hub total");
+    console.log("receiver               records  batches  seconds  records/s  CPU ms/1k: this  Postgres  receiver  load avg  totals match  fin-hub total");
+    const ms = (v: number | null, w: number) => (v === null ? "—" : v.toFixed(1)).padStart(w);
     for (const r of rows) {
       console.log(
-        `${r.label.padEnd(22)} ${String(r.records).padStart(7)}  ${String(r.batches).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${Math.round(r.perSecond).toString().padStart(9)}  ${r.cpuMsPer1k.toFixed(1).padStart(9)}  ${String(r.totalsMatch).padStart(12)}  $${r.total}`,
+        `${r.label.padEnd(22)} ${String(r.records).padStart(7)}  ${String(r.batches).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${Math.round(r.perSecond).toString().padStart(9)}  ${ms(r.cpuMsPer1k, 15)}  ${ms(r.pgCpuMsPer1k, 8)}  ${ms(r.receiverCpuMsPer1k, 8)}  ${r.load.toFixed(2).padStart(8)}  ${String(r.totalsMatch).padStart(12)}  $${r.total}`,
       );
     }
     console.log(`\nrss at the end: ${Math.round(rows.at(-1)!.rssMiB)} MiB`);
