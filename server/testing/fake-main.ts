@@ -65,7 +65,9 @@ export function parseFakeArgs<S extends Record<string, Spec>>(
     out[name] = Array.isArray(raw)
       ? raw.map(toValue)
       : raw === undefined
-        ? undefined
+        ? s.multiple
+          ? []
+          : undefined
         : toValue(raw);
   }
   return out as Values<S>;
