@@ -132,6 +132,20 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     expect(json(extended).ttlSeconds).toBe(150);
   });
 
+  it("refuses usage dates that are not calendar days, or an end before the start, with exit 2", async () => {
+    const [feb30, reversed, junk] = await Promise.all([
+      cli(["usage", "--from", "2026-02-30"]),
+      cli(["usage", "--from", "2026-12-05", "--to", "2026-12-01"]),
+      cli(["usage", "--to", "soon"]),
+    ]);
+    expect(feb30.code).toBe(ExitCode.USAGE);
+    expect(feb30.stderr).toBe('error: --from: "2026-02-30" is not a calendar date\n');
+    expect(reversed.code).toBe(ExitCode.USAGE);
+    expect(reversed.stderr).toBe("error: --to 2026-12-01 is before --from 2026-12-05\n");
+    expect(junk.code).toBe(ExitCode.USAGE);
+    expect(junk.stderr).toMatch(/^error: --to: "soon" is not a date/);
+  });
+
   it("rejects a bad TTL with exit 2, naming the flag, and creates nothing", async () => {
     const before = await sandboxCount(rich.teamId);
     const bad = ["0", "-5", "ten", "1.5h", "1h30"];

@@ -264,6 +264,8 @@ Docs: docs/cli.md`,
       const to = opts.to !== undefined ? parseDate(opts.to, "--to") : undefined;
       const limit = opts.limit !== undefined ? parsePositiveInt(opts.limit, "--limit", 500) : opts.all ? 500 : undefined;
       const api = c.api();
+      if (from && to && Date.parse(to.length === 10 ? `${to}T00:00:00Z` : to) < Date.parse(from.length === 10 ? `${from}T00:00:00Z` : from))
+        throw new UsageError(`--to ${opts.to} is before --from ${opts.from}`);
       const filter = { from, to, extension: opts.extension, profile: opts.profile, limit };
       let page = await api.usage.list.query(filter);
       const first = page;
@@ -363,7 +365,12 @@ Docs: docs/cli.md`,
 /** Accepts YYYY-MM-DD as is; any other parseable time is sent as ISO UTC. */
 function parseDate(input: string, flag: string): string {
   const text = input.trim();
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`))) return text;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const day = new Date(`${text}T00:00:00Z`);
+    // Date.parse rolls 2026-02-30 over to March 2: a day must come back as itself.
+    if (!Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === text) return text;
+    throw new UsageError(`${flag}: "${input}" is not a calendar date`);
+  }
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new UsageError(`${flag}: "${input}" is not a date (use YYYY-MM-DD or an ISO time such as 2026-12-01T09:00:00Z)`);
   return new Date(t).toISOString();

@@ -260,7 +260,14 @@ function summarize(runs) {
   }
   const executed = total.passed + total.failed;
   if (executed === 0) warn("no tests were executed — that counts as a failure.");
-  const line = `${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ""}`;
+  // A runner that could not run its tests (a server that did not start, a crash) has no failed
+  // test to count: say so on the closing line, so it never reads as green.
+  const broken = runs
+    .filter((r) => !r.ok && r.failed === 0)
+    .map((r) => `${r.name} did not complete`);
+  const line =
+    `${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ""}` +
+    (broken.length ? ` — FAILED: ${broken.join("; ")}` : "");
   process.stdout.write(`${line}\n`);
   return runs.every((r) => r.ok) && executed > 0 ? 0 : 1;
 }

@@ -127,3 +127,20 @@ describe("API errors", () => {
     expect(await member.credits.balance()).toEqual(before);
   });
 });
+
+describe("usage.list dates", () => {
+  it("names the field for a date that is not a calendar day, a malformed one, and an end before the start", async () => {
+    const finance = await as("finance");
+    const feb30 = await errorOf(finance.usage.list({ from: "2026-02-30" }));
+    expect(feb30.code).toBe("BAD_REQUEST");
+    expect(feb30.message).toMatch(/2026-02-30 is not a calendar date/);
+    const junk = await errorOf(finance.usage.list({ to: "yesterday" }));
+    expect(junk.message).toMatch(/must be a date such as 2026-12-01 or an ISO time/);
+    const reversed = await errorOf(finance.usage.list({ from: "2026-12-05", to: "2026-12-01" }));
+    expect(reversed.code).toBe("BAD_REQUEST");
+    expect(reversed.message).toBe("the end 2026-12-01T00:00:00.000Z is before the start 2026-12-05T00:00:00.000Z");
+    // Days and ISO times with an offset are fine.
+    expect((await finance.usage.list({ from: "2026-12-01", to: "2026-12-02T09:30:00+02:00" })).items).toEqual([]);
+  });
+});
+
