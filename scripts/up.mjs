@@ -242,7 +242,7 @@ function mtimeMs(p) {
 
 /** REDIS_URL if given, else a private redis-server that lives as long as we do. */
 async function startRedis() {
-  const redis = await resolveRedis();
+  const redis = await resolveRedis({ persist: true });
   if (redis.child) watch(redis.child);
   return redis.url;
 }

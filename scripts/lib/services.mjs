@@ -274,7 +274,7 @@ export function redisAddress(url) {
  * SANDBOXER_FORCE_PRIVATE_REDIS=1 skips 1 and 2 (to exercise 3).
  * Returns { url, child } — child is set only for a private server we own.
  */
-export async function resolveRedis({ reuseDefault = false } = {}) {
+export async function resolveRedis({ reuseDefault = false, persist = false } = {}) {
   const forcePrivate = Boolean(process.env.SANDBOXER_FORCE_PRIVATE_REDIS);
   if (process.env.REDIS_URL && !forcePrivate) {
     const { host, port, tls } = redisAddress(process.env.REDIS_URL);
@@ -290,8 +290,11 @@ export async function resolveRedis({ reuseDefault = false } = {}) {
     say("using the Redis already running on 127.0.0.1:6379");
     return { url: "redis://127.0.0.1:6379/", child: null };
   }
-  const redis = await startPrivateRedis();
-  say(`started a private redis-server on 127.0.0.1:${redis.port} (stopped when this command ends)`);
+  const redis = await startPrivateRedis({ persist });
+  say(
+    `started a private redis-server on 127.0.0.1:${redis.port} (stopped when this command ends` +
+      (persist ? `; its data is kept in ${path.relative(ROOT, redis.dir)} for the next run)` : ")"),
+  );
   return redis;
 }
 
@@ -325,12 +328,15 @@ export function ensureRedisServerBinary() {
 }
 
 /**
- * Starts a private, throwaway redis-server on a free loopback port as a child
- * (daemonize no: it lives and dies with us). Nothing is persisted — the data
- * dir only exists because redis insists on having one.
- * Returns { url, port, child }.
+ * Starts a private redis-server on a free loopback port as a child (daemonize
+ * no: it lives and dies with us). With `persist`, it keeps an append-only file
+ * under .data/redis (fsync every second), so the queue's delayed TTL jobs and
+ * the simulated provider's sandboxes survive a restart of `npm run up` — the
+ * embedded database under .data does, and the two must agree. Without it
+ * (tests), nothing is written.
+ * Returns { url, port, child, dir }.
  */
-export async function startPrivateRedis({ prefix = "redis", deadlineMs = 15_000 } = {}) {
+export async function startPrivateRedis({ prefix = "redis", deadlineMs = 15_000, persist = false } = {}) {
   const bin = ensureRedisServerBinary();
   const dir = path.join(DATA_DIR, "redis");
   fs.mkdirSync(dir, { recursive: true });
@@ -341,13 +347,13 @@ export async function startPrivateRedis({ prefix = "redis", deadlineMs = 15_000 
     // prettier-ignore
     const args = [
       "--port", String(port), "--bind", "127.0.0.1",
-      "--save", "", "--appendonly", "no", "--dir", dir,
+      "--save", "", "--appendonly", persist ? "yes" : "no", "--appendfsync", "everysec", "--dir", dir,
       "--maxmemory-policy", "noeviction", "--hz", "100", "--daemonize", "no",
       "--loglevel", "warning", // keep the startup banner out of our output
     ];
     const child = startChild("redis", bin, args, { prefix });
     const ready = await waitForRedis(child, port, deadlineMs);
-    if (ready) return { url: `redis://127.0.0.1:${port}`, port, child };
+    if (ready) return { url: `redis://127.0.0.1:${port}`, port, child, dir };
     await stopChildren([child], 2_000);
     warn(`private redis-server on port ${port} did not come up (attempt ${attempt}/3)`);
   }
