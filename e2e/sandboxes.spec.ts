@@ -94,6 +94,8 @@ test("a TTL above the profile maximum shows the error beside the field and creat
     "Enter a whole number of seconds above 0.",
   );
   await expect(page.getByText("Fix the highlighted field to see the estimate.")).toBeVisible();
+  await ttl.fill("1e3"); // a number to JavaScript, not a whole number of seconds to a person
+  await expect(ttl).toHaveAttribute("aria-invalid", "true");
   // Fixed: the error goes and the estimate for the new value comes back.
   await ttl.fill("600");
   await expect(ttl).not.toHaveAttribute("aria-invalid", "true");

@@ -50,5 +50,7 @@ describe("money", () => {
     expect(parseDollarsToMicros("$0.000001")).toBe(1n);
     expect(() => parseDollarsToMicros("1.0000001")).toThrow(/6 decimal/);
     expect(() => parseDollarsToMicros("abc")).toThrow();
+    expect(() => parseDollarsToMicros("99999999999999")).toThrow(/too large an amount/);
+    expect(parseDollarsToMicros("9999999999")).toBe(9_999_999_999_000_000n);
   });
 });

@@ -25,6 +25,8 @@ export function parseRatePico(rate: string): bigint {
 export function parseDollarsToMicros(dollars: string): bigint {
   const trimmed = dollars.trim().replace(/^\$/, "");
   if (!DOLLARS_PATTERN.test(trimmed)) {
+    if (/^(0|[1-9]\d*)(\.\d{1,6})?$/.test(trimmed))
+      throw new Error(`"${dollars}" is too large an amount (at most 10 digits before the point)`);
     throw new Error(`"${dollars}" is not a dollar amount (digits with at most 6 decimal places)`);
   }
   const [whole = "0", frac = ""] = trimmed.split(".");

@@ -46,9 +46,9 @@ export function CreateSandboxForm({
   const [ttlText, setTtlText] = useState(String(profile?.ttl.defaultSeconds ?? 300));
   const [submitError, setSubmitError] = useState<SafeError | null>(null);
 
-  const ttlNumber = Number(ttlText);
+  const ttlNumber = /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText) : NaN; // digits only: not 1e3, 0x10
   const ttlLocalError =
-    ttlText.trim() === "" || !Number.isInteger(ttlNumber) || ttlNumber <= 0
+    !Number.isInteger(ttlNumber) || ttlNumber <= 0
       ? "Enter a whole number of seconds above 0."
       : undefined;
   const previewInput = useDebounced({ profile: profileId, ttlSeconds: ttlNumber }, 250);
@@ -66,6 +66,8 @@ export function CreateSandboxForm({
   const create = useMutation(trpc.sandboxes.create.mutationOptions());
 
   const previewError = preview.isError ? toSafeError(preview.error) : null;
+  // Routing already says nothing can run it: submitting would only be refused.
+  const noProvider = Boolean(previewCurrent && preview.data && !preview.data.chosenExtensionId);
   // A submit error wins; then what the form itself can tell (shown as soon as it is typed);
   // otherwise the live preview's verdict on the same field.
   const ttlError =
@@ -160,9 +162,14 @@ export function CreateSandboxForm({
                 : ""}
             </p>
           ) : null}
-          <Button type="submit" disabled={create.isPending || !profileId}>
+          <Button type="submit" disabled={create.isPending || !profileId || noProvider}>
             {create.isPending ? "Creating…" : "Create sandbox"}
           </Button>
+          {noProvider ? (
+            <p className="text-xs text-muted-foreground" role="status">
+              No provider on this profile&apos;s route can take it right now; see why beside.
+            </p>
+          ) : null}
         </CardContent>
       </Card>
       <CreatePreview

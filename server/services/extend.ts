@@ -61,7 +61,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
     }
     await tx
       .update(sandboxes)
-      .set({ holdMicros: sql`${sandboxes.holdMicros} + ${growth}`, ttlSeconds: newTtl, expiresAt: wantedEnd, updatedAt: rt.clock.now() })
+      .set({ holdMicros: sql`${sandboxes.holdMicros} + ${growth}`, estimateMicros: newHold, ttlSeconds: newTtl, expiresAt: wantedEnd, updatedAt: rt.clock.now() })
       .where(eq(sandboxes.id, id));
   });
 
@@ -82,7 +82,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
       if (!locked || locked.state !== "ready" || locked.ttlSeconds !== newTtl) return;
       await tx
         .update(sandboxes)
-        .set({ ttlSeconds: row.ttlSeconds, expiresAt: row.expiresAt, holdMicros: sql`${sandboxes.holdMicros} - ${growth}`, updatedAt: rt.clock.now() })
+        .set({ ttlSeconds: row.ttlSeconds, expiresAt: row.expiresAt, holdMicros: sql`${sandboxes.holdMicros} - ${growth}`, estimateMicros: row.estimateMicros, updatedAt: rt.clock.now() })
         .where(eq(sandboxes.id, id));
       if (growth === 0n) return;
       const fresh = await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: growth, sandboxId: id, idempotencyKey: `${growKey}:undo` });

@@ -269,6 +269,7 @@ describe("extend", () => {
     const extended = await extendSandbox(rt, { teamId, userId: null }, ready.id, 120);
     expect(extended.ttlSeconds).toBe(180);
     expect(extended.holdMicros).toBe(String(26n * 180n));
+    expect(extended.estimateMicros).toBe(String(26n * 180n)); // the estimate is for the new TTL
     expect(new Date(extended.expiresAt!).getTime()).toBe(ready.startedAt!.getTime() + 180_000);
     expect((await getBalance(rt.db, teamId)).heldMicros).toBe(26n * 180n);
     await expect(extendSandbox(rt, { teamId, userId: null }, ready.id, 3600)).rejects.toThrow(/above the maximum of 3600s/);
