@@ -31,7 +31,7 @@ export function createApi(opts: { url: string; apiKey: string; timeoutMs?: numbe
 export function requireApiKey(apiKey: string | null): string {
   if (!apiKey) {
     throw new CliError(
-      "no API key: pass --api-key, set SANDBOXER_API_KEY, or run `sandboxer login --url URL --api-key KEY` (`npm run seed` prints a demo key)",
+      "no API key: pass --api-key, set SANDBOXER_API_KEY, or run `sandboxer login --url URL --api-key KEY` (after `npm run up`, a demo key is in .data/demo-credentials.txt)",
       ExitCode.AUTH,
     );
   }

@@ -383,7 +383,7 @@ function printBanner(opts, env, fakes) {
   const url = env.SANDBOXER_URL;
   const credsFile = path.join(DATA_DIR, "demo-credentials.txt");
   const creds = fs.existsSync(credsFile)
-    ? `the demo credentials and API token are in ${path.relative(ROOT, credsFile)} (also printed above by the seed step)`
+    ? `the demo credentials and API token are in ${path.relative(ROOT, credsFile)}`
     : "use the demo credentials printed above by the seed step";
   const lines = [
     `Sandboxer is running at ${url}`,
@@ -398,7 +398,7 @@ function printBanner(opts, env, fakes) {
     "",
     "Use the CLI from another terminal:",
     `  export SANDBOXER_URL=${url} SANDBOXER_API_KEY=<token>`,
-    "  npx sandboxer create --profile burst-sandbox --ttl 30s",
+    "  npx sandboxer create --profile burst-sandbox --ttl 30s --wait",
     ...(fakes.some((f) => f.name === "e2b-fake")
       ? ["  npx sandboxer create --profile e2b-burst --ttl 2m --wait   (on the E2B fake)"]
       : []),
