@@ -148,6 +148,6 @@ export async function reconcileExtension(rt: Runtime, extensionId: string, opts:
     });
     report.lost++;
   }
-  log.info(report, "reconcile pass done");
+  log.info({ ...report, extensionId: undefined }, "reconcile pass done"); // the child logger already names the extension
   return report;
 }
