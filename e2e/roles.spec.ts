@@ -63,6 +63,20 @@ test("finance sees usage and credits, has no create or destroy control, and a di
   await expect(page.getByTestId("usage-total-cost")).toHaveText(/^\$\d/);
   await screenshot(page, testInfo, "usage-finance");
 
+  // An end before the start: the error beside To, dashes instead of figures, and no records of a
+  // range the server just refused (nothing left loading forever).
+  const to = page.getByLabel("To");
+  const toValue = await to.inputValue();
+  const later = new Date(Date.parse(`${toValue}T00:00:00Z`) + 9 * 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel("From").fill(later);
+  await expect(to).toHaveAttribute("aria-invalid", "true");
+  await expect(page.locator(`[id="${await to.getAttribute("aria-describedby")}"]`)).toHaveText(/is before the start date/);
+  await expect(page.getByTestId("usage-total-cost")).toHaveCount(0);
+  await expect(page.getByText("Choose a valid date range to see the usage records.")).toBeVisible();
+  await expect(page.getByRole("table", { name: "Usage records" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Last 30 days" }).click();
+  await expect(page.getByTestId("usage-total-cost")).toHaveText(/^\$\d/);
+
   await page.getByRole("link", { name: "Credits" }).click();
   await expect(page.getByTestId("credits-balance")).toHaveText(/^\$\d/);
   await expect(page.getByRole("table", { name: "Current holds" })).toContainText(running);

@@ -34,7 +34,10 @@ export function UsageView() {
   const error = summary.isError ? toSafeError(summary.error) : null;
   const fromError = fieldError(error, "from");
   const toError = fieldError(error, "to");
-  const data = summary.data;
+  // An impossible range (end before start, too long) has no figures: show dashes and no records,
+  // never a loading placeholder that waits forever or records of a range the error just refused.
+  const rangeInvalid = Boolean(fromError || toError);
+  const data = rangeInvalid ? undefined : summary.data;
 
   return (
     <div className="grid gap-6">
@@ -87,7 +90,9 @@ export function UsageView() {
           <Card key={label}>
             <CardHeader>
               <CardDescription>{label}</CardDescription>
-              {value === null ? (
+              {value === null && rangeInvalid ? (
+                <p className="text-3xl font-semibold text-muted-foreground">—</p>
+              ) : value === null ? (
                 <Skeleton className="h-8 w-28" />
               ) : (
                 <p className="text-3xl font-semibold tabular-nums" data-testid={id}>
@@ -135,7 +140,13 @@ export function UsageView() {
           />
         </div>
       )}
-      <UsageTable from={range.from} to={range.to} />
+      {rangeInvalid ? (
+        <p className="text-sm text-muted-foreground">
+          Choose a valid date range to see the usage records.
+        </p>
+      ) : (
+        <UsageTable from={range.from} to={range.to} />
+      )}
     </div>
   );
 }
