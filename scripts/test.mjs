@@ -16,6 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   DATA_DIR,
+  isPortFree,
   ROOT,
   liveChildren,
   localBin,
@@ -185,6 +186,14 @@ async function runPlaywright(extraEnv) {
   const report = path.join(RESULTS_DIR, "playwright.json");
   fs.rmSync(report, { force: true });
   const env = { ...process.env, ...extraEnv, PLAYWRIGHT_JSON_OUTPUT_NAME: report };
+  // The e2e server and its two fakes take three ports in a row (3947–3949 by default). Another
+  // run on this machine may hold them: then take the next three free ones rather than fail.
+  if (!env.E2E_PORT) {
+    let base = 3947;
+    while (!(await threeFree(base)) && base < 3947 + 300) base += 3;
+    if (base !== 3947) say(`e2e: ports 3947–3949 are busy; using ${base}–${base + 2} (E2E_PORT=${base})`);
+    env.E2E_PORT = String(base);
+  }
   const code = await run(name, localBin("playwright"), ["test", "--reporter=list,json"], env);
 
   const json = readJson(report);
@@ -218,6 +227,11 @@ async function run(name, cmd, args, env) {
   if (stopping) await stopping; // interrupted: never carry on to the next step
   if (error) warn(`${name} could not start: ${error.message}`);
   return signal ? 128 : (code ?? 1);
+}
+
+async function threeFree(base) {
+  for (const port of [base, base + 1, base + 2]) if (!(await isPortFree(port))) return false;
+  return true;
 }
 
 function hasSpecFiles(dir) {
