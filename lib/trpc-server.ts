@@ -3,6 +3,7 @@ import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { cache } from "react";
 import { createContext } from "@/server/trpc/context";
+import { NO_TEAM_MESSAGE } from "@/server/trpc/init";
 import { createCaller } from "@/server/trpc/root";
 
 /**
@@ -29,6 +30,9 @@ export async function serverRead<T>(
     return await read(await getCaller());
   } catch (err) {
     if (isTRPCError(err, "UNAUTHORIZED")) redirect("/sign-in");
+    // Signed in without a team (the layout sends them to onboarding as well).
+    if (isTRPCError(err, "FORBIDDEN") && (err as TRPCError).message === NO_TEAM_MESSAGE)
+      redirect("/onboarding");
     throw err;
   }
 }

@@ -50,6 +50,9 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
+/** Refusal of a team procedure to a signed-in person with no team (the console sends them to onboarding). */
+export const NO_TEAM_MESSAGE = "you are not a member of a team; create or join one first";
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
@@ -80,7 +83,7 @@ export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
 /** A procedure scoped to the caller's team, with the caller's role checked (invariant 9). */
 export const teamProcedure = authedProcedure.use(({ ctx, next }) => {
   const { teamId, role, userId } = ctx.identity;
-  if (!teamId || !role) throw new TRPCError({ code: "FORBIDDEN", message: "you are not a member of a team; create or join one first" });
+  if (!teamId || !role) throw new TRPCError({ code: "FORBIDDEN", message: NO_TEAM_MESSAGE });
   return next({ ctx: { ...ctx, team: { teamId, role, userId } } });
 });
 
