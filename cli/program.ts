@@ -10,7 +10,7 @@ import { describeSource, resolveConfig, readConfigFile, writeConfigFile, normali
 import { CliError, EXIT_CODE_HELP, ExitCode, toCliError, UsageError } from "./errors";
 import { registerFinHubCommands } from "./fin-hub";
 import { registerReconcilerCommands } from "./reconciler";
-import { compactSeconds, formatMoney, humanMs, parseDuration, parsePositiveInt } from "./format";
+import { compactSeconds, formatMoney, humanMs, parseDuration, parsePositiveInt, timeWithRelative } from "./format";
 import {
   describeEvent,
   eventsSection,
@@ -194,7 +194,7 @@ Docs: docs/cli.md`,
       const s = await c.api().sandboxes.extend.mutate({ id: id.trim(), bySeconds });
       if (c.json) return c.emitJson(s);
       c.out(
-        `extended ${s.id} by ${compactSeconds(bySeconds)}: TTL now ${compactSeconds(s.ttlSeconds)}, expires ${s.expiresAt ? `${s.expiresAt} (${humanMs(new Date(s.expiresAt).getTime() - Date.now())} from now)` : "—"}; held ${formatMoney(s.holdMicros)}`,
+        `extended ${s.id} by ${compactSeconds(bySeconds)}: TTL now ${compactSeconds(s.ttlSeconds)}, expires ${s.expiresAt ? timeWithRelative(s.expiresAt) : "—"}; held ${formatMoney(s.holdMicros)}`,
       );
     });
 
