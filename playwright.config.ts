@@ -2,7 +2,7 @@ import { defineConfig } from "@playwright/test";
 import { E2B_URL, OPENBAO_TOKEN, OPENBAO_URL } from "./e2e/fakes";
 
 /**
- * End-to-end tests of the console in Debian's Chromium against `next start` (see e2e/serve.mjs).
+ * End-to-end tests of the console in Debian's Chromium against the production web server (`npm start`; see e2e/serve.mjs).
  * One worker: the server runs an embedded single-connection database, and the suite is short.
  */
 const PORT = Number(process.env.E2E_PORT ?? 3947);

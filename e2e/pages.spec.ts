@@ -151,3 +151,23 @@ test("an oversized request body is refused with 413 before it reaches the API or
   });
   expect(auth.status()).toBe(413);
 });
+
+test("the auth rate limit keys on the socket, not on an X-Forwarded-For the client writes", async ({
+  playwright,
+  baseURL,
+}) => {
+  // /change-password has the same limit as sign-in (3 in 10 s per client) and no other spec
+  // uses it, so this bucket is this test's alone.
+  const api = await playwright.request.newContext({ baseURL });
+  const statuses: number[] = [];
+  for (let i = 1; i <= 5; i++) {
+    const res = await api.post("/api/auth/change-password", {
+      headers: { origin: baseURL!, "x-forwarded-for": `10.9.0.${i}` },
+      data: { currentPassword: "whatever-it-is", newPassword: "something-new-1" },
+    });
+    statuses.push(res.status());
+  }
+  expect(statuses.slice(0, 3)).not.toContain(429);
+  expect(statuses.slice(3)).toEqual([429, 429]);
+  await api.dispose();
+});

@@ -4,11 +4,11 @@
 //   1. wipes .data/e2e (every run starts from an empty database);
 //   2. `next build` (skip with E2E_SKIP_BUILD=1 when .next is already a build of this tree);
 //   3. migrations, in their own process: PGlite is single-connection, so it must be closed
-//      before `next start` opens it;
+//      before the web server opens it;
 //   4. the OpenBao (KV v2) and E2B fakes, each its own process on a fixed port next to the
 //      server's (E2E_OPENBAO_URL, E2E_E2B_URL; see e2e/fakes.ts), so specs can bind team keys
 //      that resolve and watch routing move to E2B. No platform E2B or Modal key is set;
-//   5. `next start` with the lifecycle worker embedded, on its own Redis key prefix, pointed at
+//   5. the web server (server/http/web.mjs, as `npm start`) with the lifecycle worker embedded, on its own Redis key prefix, pointed at
 //      the fakes (SANDBOXER_OPENBAO_ADDR/TOKEN, SANDBOXER_E2B_API_URL).
 // SIGTERM/SIGINT from Playwright are passed on so the server stops its worker cleanly, and the
 // fakes are stopped with it.
@@ -119,7 +119,7 @@ try {
     ]),
     startFake("e2b fake", ["adapters/e2b/fake/main.ts", "--port", new URL(E2B_URL).port]),
   ]);
-  await run(bin("next"), ["start", "-p", PORT, "-H", "127.0.0.1"]);
+  await run(process.execPath, ["server/http/web.mjs", "-p", PORT, "-H", "127.0.0.1"]);
 } catch (err) {
   console.error(`[e2e server] ${err.message}`);
   process.exit(1);

@@ -31,7 +31,7 @@ import {
 
 const USAGE = `Usage: npm run up -- [--dev] [--fakes] [--byok] [--port N] [--host ADDR]
 
-  --dev        run \`next dev\` (hot reload) instead of building and \`next start\`
+  --dev        run Next.js in dev mode (hot reload) instead of building first
   --fakes      start local fakes of the cloud providers (E2B, Modal) and point the
                app at them, with fake keys; also sets SANDBOXER_FAKES=1.
                Never on by default.
@@ -336,10 +336,10 @@ function listFiles(dir) {
  */
 function startApp(opts, env) {
   const embedded = !env.DATABASE_URL;
-  const nextArgs = [opts.dev ? "dev" : "start", "-p", String(opts.port), "-H", opts.host];
+  const webArgs = ["server/http/web.mjs", ...(opts.dev ? ["--dev"] : []), "-p", String(opts.port), "-H", opts.host];
   const webEnv = { ...env, SANDBOXER_EMBEDDED_WORKER: embedded ? "1" : "0" };
-  say(`starting web: next ${nextArgs.join(" ")}${embedded ? " (worker embedded)" : ""}`);
-  watch(startChild("web", localBin("next"), nextArgs, { env: webEnv, prefix: "web" }));
+  say(`starting web: node ${webArgs.join(" ")}${embedded ? " (worker embedded)" : ""}`);
+  watch(startChild("web", process.execPath, webArgs, { env: webEnv, prefix: "web" }));
   if (!embedded) {
     say("starting worker: tsx jobs/worker-main.ts");
     const workerEnv = { ...env, SANDBOXER_EMBEDDED_WORKER: "0" };

@@ -43,6 +43,11 @@ const envSchema = z.object({
   SANDBOXER_CONFIG_DIR: z.string().default("profiles"),
   SANDBOXER_URL: z.string().url().default("http://127.0.0.1:3000"),
   SANDBOXER_EMBEDDED_WORKER: z.enum(["0", "1"]).default("0"),
+  /**
+   * Reverse proxies in front of the web server (addresses or CIDR ranges, comma-separated), whose
+   * X-Forwarded-For is believed; the web server (server/http/web.mjs) checks the entries.
+   */
+  SANDBOXER_TRUSTED_PROXIES: z.string().default(""),
   SANDBOXER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(250).default(5_000),
   SANDBOXER_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   SANDBOXER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),

@@ -100,7 +100,7 @@ export function isPortFree(port) {
 // Child processes
 //
 // Every child is spawned with detached:true, which makes it the leader of its
-// own process group. `npx next start` / `tsx` fork further processes; killing
+// own process group. Next.js and `tsx` fork further processes; killing
 // the group (kill(-pid)) reaches all of them, so nothing is left behind.
 // A registry of live children lets one signal handler clean up whatever is
 // running at that moment, whichever step we are in.

@@ -87,7 +87,15 @@ function buildAuth(rt: Runtime) {
         update: { before: async (user) => void checkUser(user) },
       },
     },
-    advanced: { useSecureCookies: rt.env.SANDBOXER_URL.startsWith("https://") },
+    advanced: {
+      useSecureCookies: rt.env.SANDBOXER_URL.startsWith("https://"),
+      // The web server (server/http/web.mjs) sets X-Forwarded-For from the socket, keeping a
+      // chain only from the proxies listed here, so rate limits key on the real client.
+      ipAddress: {
+        ipAddressHeaders: ["x-forwarded-for"],
+        trustedProxies: rt.env.SANDBOXER_TRUSTED_PROXIES.split(",").map((s) => s.trim()).filter(Boolean),
+      },
+    },
     plugins: [
       organization({
         ...organizationAccess,
