@@ -122,15 +122,18 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 }
 
 // -------------------------------------------------------------------------------------------------
-// Teams through Better Auth's HTTP endpoints
+// Teams through the sign-up endpoint and the console's tRPC procedures
 
-/** A tiny cookie-keeping client for /api/auth/* (Origin set, as Better Auth requires with cookies). */
+/** A tiny cookie-keeping client for /api/auth/* and tRPC calls (Origin set, as Better Auth requires with cookies). */
 function authClient(url: string) {
   const cookies = new Map<string, string>();
   const origin = new URL(url).origin;
   return async function call<T>(path: string, body: unknown): Promise<T> {
+    // "/api/…" is one of the console's tRPC procedures, called with the same session cookie;
+    // anything else is a Better Auth endpoint under /api/auth.
+    const target = path.startsWith("/api/") ? `${url}${path}` : `${url}/api/auth${path}`;
     for (let attempt = 1; ; attempt++) {
-      const res = await fetch(`${url}/api/auth${path}`, {
+      const res = await fetch(target, {
         method: "POST",
         headers: {
           "content-type": "application/json",
@@ -164,9 +167,10 @@ function authClient(url: string) {
           res.status === 403 && /origin/i.test(message)
             ? ` — Better Auth only trusts the server's own origin: start the server with SANDBOXER_URL=${origin}, or run the demo with --url set to the server's SANDBOXER_URL`
             : "";
-        throw new DemoError(`POST /api/auth${path} failed: HTTP ${res.status} ${message}${hint}`);
+        throw new DemoError(`POST ${new URL(target).pathname} failed: HTTP ${res.status} ${message}${hint}`);
       }
-      return JSON.parse(text) as T;
+      const parsed = JSON.parse(text) as T | { result: { data: T } };
+      return path.startsWith("/api/trpc/") ? (parsed as { result: { data: T } }).result.data : (parsed as T);
     }
   };
 }
@@ -176,8 +180,10 @@ async function createTeam(opts: Options, runId: string, index: number, short: bo
   const name = `Demo ${runId} team ${String.fromCharCode(65 + (index % 26))}${index >= 26 ? index : ""}${short ? " (short)" : ""}`;
   const email = `demo-${runId}-${index}@sandboxer.local`;
   await auth("/sign-up/email", { email, password: randomBytes(12).toString("base64url"), name: `Demo owner ${index + 1}` });
-  const org = await auth<{ id: string }>("/organization/create", { name, slug: `demo-${runId}-${index}` });
-  const key = await auth<{ key: string }>("/api-key/create", { name: "demo", metadata: { teamId: org.id } });
+  // As the console does it: the team through tRPC, made the session's active team, then a key for it.
+  const team = await auth<{ id: string }>("/api/trpc/teams.create", { name });
+  await auth("/organization/set-active", { organizationId: team.id });
+  const key = await auth<{ key: string }>("/api/trpc/apiKeys.create", { name: "demo" });
   const api = createApi({ url: opts.url, apiKey: key.key });
   const creditsMicros = short ? opts.shortCredits : opts.credits;
   const amount = formatMoney(creditsMicros).replace(/^\$/, "");

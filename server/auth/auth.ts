@@ -45,6 +45,40 @@ function checkTeam(team: { name?: unknown; slug?: unknown }) {
   checkLength("slug", team.slug, IDENTITY_LIMITS.teamSlug);
 }
 
+/**
+ * Better Auth endpoints that are not served over HTTP: teams, members and API keys are managed
+ * through the tRPC procedures, which apply Sandboxer's rules (team-scoped keys, role changes, the
+ * last owner). Over HTTP these would take, e.g., an API key's metadata naming any team. The
+ * server-side calls (`auth.api.*`) still work. What the browser uses stays: sign-up/in/out,
+ * session, `organization/set-active` and the organization reads.
+ */
+export const DISABLED_AUTH_PATHS = [
+  "/api-key/create",
+  "/api-key/update",
+  "/api-key/delete",
+  "/api-key/get",
+  "/api-key/list",
+  "/organization/create",
+  "/organization/update",
+  "/organization/delete",
+  "/organization/invite-member",
+  "/organization/accept-invitation",
+  "/organization/reject-invitation",
+  "/organization/cancel-invitation",
+  "/organization/remove-member",
+  "/organization/update-member-role",
+  "/organization/leave",
+  "/organization/create-role",
+  "/organization/update-role",
+  "/organization/delete-role",
+  "/organization/create-team",
+  "/organization/update-team",
+  "/organization/remove-team",
+  "/organization/add-team-member",
+  "/organization/remove-team-member",
+  "/organization/set-active-team",
+];
+
 function buildAuth(rt: Runtime) {
   let secret = rt.env.BETTER_AUTH_SECRET;
   if (!secret) {
@@ -57,6 +91,7 @@ function buildAuth(rt: Runtime) {
     baseURL: rt.env.SANDBOXER_URL,
     trustedOrigins: trustedOrigins(rt.env.SANDBOXER_URL, process.env.SANDBOXER_TRUSTED_ORIGINS),
     secret,
+    disabledPaths: DISABLED_AUTH_PATHS,
     database: drizzleAdapter(rt.db, {
       provider: "pg",
       schema: {

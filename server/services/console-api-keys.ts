@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from "drizzle-orm";
-import { apikey, user } from "../../db/schema";
+import { apikey, member, user } from "../../db/schema";
 import { AppError } from "../errors";
 import type { Runtime } from "../runtime";
 import { createApiKey } from "./teams";
@@ -30,6 +30,11 @@ export async function listTeamKeys(
       expiresAt: apikey.expiresAt,
     })
     .from(apikey)
+    // Only keys of the team's members: a key's metadata alone is not proof it belongs here.
+    .innerJoin(
+      member,
+      and(eq(member.userId, apikey.referenceId), eq(member.organizationId, input.teamId)),
+    )
     .leftJoin(user, eq(user.id, apikey.referenceId))
     .where(and(...conditions))
     .orderBy(desc(apikey.createdAt));

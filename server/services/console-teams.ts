@@ -44,16 +44,37 @@ export async function listMembers(rt: Runtime, teamId: string) {
 
 type Actor = { teamId: string; userId: string; role: TeamRole };
 
-async function ownerCount(rt: Runtime, teamId: string) {
-  const [row] = await rt.db
+type Tx = Parameters<Parameters<Runtime["db"]["transaction"]>[0]>[0];
+
+/**
+ * Runs a membership change with the team's row locked, so two admins changing roles at once
+ * cannot both pass the "at least one owner" check and leave the team with none.
+ */
+async function withTeamLocked<T>(
+  rt: Runtime,
+  teamId: string,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  return rt.db.transaction(async (tx) => {
+    await tx
+      .select({ id: organization.id })
+      .from(organization)
+      .where(eq(organization.id, teamId))
+      .for("update");
+    return fn(tx);
+  });
+}
+
+async function ownerCount(tx: Tx, teamId: string) {
+  const [row] = await tx
     .select({ n: sql<number>`count(*)::int` })
     .from(member)
     .where(and(eq(member.organizationId, teamId), eq(member.role, "owner")));
   return Number(row?.n ?? 0);
 }
 
-async function memberOrThrow(rt: Runtime, teamId: string, memberId: string) {
-  const [row] = await rt.db
+async function memberOrThrow(tx: Tx, teamId: string, memberId: string) {
+  const [row] = await tx
     .select()
     .from(member)
     .where(and(eq(member.id, memberId), eq(member.organizationId, teamId)));
@@ -109,16 +130,23 @@ export async function changeMemberRole(
 ) {
   if (!teamRoles.includes(input.role))
     throw new AppError("INVALID_INPUT", "unknown role", { field: "role" });
-  const row = await memberOrThrow(rt, actor.teamId, input.memberId);
-  checkOwnerRule(actor, row.role, input.role);
-  if (row.role === "owner" && input.role !== "owner" && (await ownerCount(rt, actor.teamId)) <= 1) {
-    throw new AppError(
-      "CONFLICT",
-      "a team needs at least one owner; make someone else owner first",
-      { field: "role" },
-    );
-  }
-  await rt.db.update(member).set({ role: input.role }).where(eq(member.id, row.id));
+  const row = await withTeamLocked(rt, actor.teamId, async (tx) => {
+    const row = await memberOrThrow(tx, actor.teamId, input.memberId);
+    checkOwnerRule(actor, row.role, input.role);
+    if (
+      row.role === "owner" &&
+      input.role !== "owner" &&
+      (await ownerCount(tx, actor.teamId)) <= 1
+    ) {
+      throw new AppError(
+        "CONFLICT",
+        "a team needs at least one owner; make someone else owner first",
+        { field: "role" },
+      );
+    }
+    await tx.update(member).set({ role: input.role }).where(eq(member.id, row.id));
+    return row;
+  });
   rt.logger.info(
     { teamId: actor.teamId, memberId: row.id, role: input.role, by: actor.userId },
     "member role changed",
@@ -126,15 +154,18 @@ export async function changeMemberRole(
 }
 
 export async function removeMember(rt: Runtime, actor: Actor, memberId: string) {
-  const row = await memberOrThrow(rt, actor.teamId, memberId);
-  checkOwnerRule(actor, row.role, null);
-  if (row.role === "owner" && (await ownerCount(rt, actor.teamId)) <= 1) {
-    throw new AppError(
-      "CONFLICT",
-      "a team needs at least one owner; make someone else owner first",
-    );
-  }
-  // Their API keys for this team stop working at once: identity re-reads membership per request.
-  await rt.db.delete(member).where(eq(member.id, row.id));
+  const row = await withTeamLocked(rt, actor.teamId, async (tx) => {
+    const row = await memberOrThrow(tx, actor.teamId, memberId);
+    checkOwnerRule(actor, row.role, null);
+    if (row.role === "owner" && (await ownerCount(tx, actor.teamId)) <= 1) {
+      throw new AppError(
+        "CONFLICT",
+        "a team needs at least one owner; make someone else owner first",
+      );
+    }
+    // Their API keys for this team stop working at once: identity re-reads membership per request.
+    await tx.delete(member).where(eq(member.id, row.id));
+    return row;
+  });
   rt.logger.info({ teamId: actor.teamId, memberId: row.id, by: actor.userId }, "member removed");
 }

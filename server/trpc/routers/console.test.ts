@@ -135,7 +135,61 @@ describe("teams", () => {
   });
 });
 
+describe("owners", () => {
+  it("two owners demoting each other at once leave exactly one owner", async () => {
+    const ownerId = await createUser(rt, {
+      email: "o1@race.test",
+      password: "password-o1",
+      name: "O1",
+    });
+    const team = await createTeam(rt, { ownerId, name: "Race team" });
+    const secondId = await createUser(rt, {
+      email: "o2@race.test",
+      password: "password-o2",
+      name: "O2",
+    });
+    await setMembership(rt, { teamId: team, userId: secondId, role: "owner" });
+    const k1 = (await createApiKey(rt, { userId: ownerId, teamId: team, name: "o1" })).key;
+    const k2 = (await createApiKey(rt, { userId: secondId, teamId: team, name: "o2" })).key;
+    const [o1, o2] = [await as(k1), await as(k2)];
+    const members = await o1.teams.members.list();
+    const m1 = members.find((m) => m.email === "o1@race.test")!;
+    const m2 = members.find((m) => m.email === "o2@race.test")!;
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.allSettled([
+        o1.teams.members.setRole({ memberId: m2.id, role: "admin" }),
+        o2.teams.members.setRole({ memberId: m1.id, role: "admin" }),
+      ]);
+      const owners = (await o1.teams.members.list()).filter((m) => m.role === "owner");
+      expect(owners).toHaveLength(1);
+      // At most one demotion went through; the other was refused (no owner left to act, or the
+      // last-owner rule), never both.
+      expect(results.filter((r) => r.status === "fulfilled").length).toBeLessThanOrEqual(1);
+      // Make both owners again for the next round (the remaining owner promotes the other).
+      const remaining = owners[0]!.email === "o1@race.test" ? o1 : o2;
+      const demoted = owners[0]!.email === "o1@race.test" ? m2 : m1;
+      await remaining.teams.members.setRole({ memberId: demoted.id, role: "owner" });
+    }
+  });
+});
+
 describe("API keys", () => {
+  it("lists a key under a team only when its holder is a member, whatever its metadata says", async () => {
+    const strangerId = await createUser(rt, {
+      email: "stranger@c.test",
+      password: "password-s",
+      name: "S",
+    });
+    const teamC = await createTeam(rt, { ownerId: strangerId, name: "Team C" });
+    // What a key created with another team's id in its metadata looks like (Better Auth's HTTP
+    // endpoint would have allowed it; it is disabled now).
+    await createApiKey(rt, { userId: strangerId, teamId: teamA, name: "planted by a stranger" });
+    const names = (await (await as("admin")).apiKeys.list()).map((k) => k.name);
+    expect(names).toContain("owner");
+    expect(names).not.toContain("planted by a stranger");
+    expect(teamC).toBeTruthy();
+  });
+
   it("returns the key once, lists only its start, and scopes listing and revoking", async () => {
     const member = await as("member");
     const created = await member.apiKeys.create({ name: "ci" });
@@ -243,8 +297,23 @@ describe("registry", () => {
 });
 
 describe("usage summary", () => {
-  const record = (teamId: string, n: number, endedAt: string, extensionId: string, costMicros: bigint, durationMs: number) =>
-    usageRecordRow({ teamId, key: n, endedAt, extensionId, profileId: "profile.burst-sandbox", costMicros, durationMs });
+  const record = (
+    teamId: string,
+    n: number,
+    endedAt: string,
+    extensionId: string,
+    costMicros: bigint,
+    durationMs: number,
+  ) =>
+    usageRecordRow({
+      teamId,
+      key: n,
+      endedAt,
+      extensionId,
+      profileId: "profile.burst-sandbox",
+      costMicros,
+      durationMs,
+    });
 
   it("sums exactly by UTC day, extension and profile, for the caller's team only", async () => {
     await rt.db
