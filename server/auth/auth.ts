@@ -7,6 +7,7 @@ import { nextCookies } from "better-auth/next-js";
 import { organization } from "better-auth/plugins";
 import * as schema from "../../db/schema";
 import type { Runtime } from "../runtime";
+import { hasControlCharacters } from "../trpc/inputs";
 import { organizationAccess } from "./roles";
 
 /** Prefix of Sandboxer API keys, so leaked keys are recognisable by scanners. */
@@ -35,13 +36,26 @@ function checkLength(field: string, value: unknown, max: number) {
   }
 }
 
+function checkPlain(field: string, value: unknown) {
+  if (typeof value === "string" && hasControlCharacters(value)) {
+    throw new APIError("BAD_REQUEST", {
+      message: `${field}: must not contain control characters (line breaks, tabs, escape codes)`,
+      code: "INVALID_INPUT",
+    });
+  }
+}
+
 function checkUser(user: { name?: unknown; email?: unknown }) {
   checkLength("name", user.name, IDENTITY_LIMITS.userName);
+  checkPlain("name", user.name);
+  checkPlain("email", user.email);
   checkLength("email", user.email, IDENTITY_LIMITS.email);
 }
 
 function checkTeam(team: { name?: unknown; slug?: unknown }) {
   checkLength("name", team.name, IDENTITY_LIMITS.teamName);
+  checkPlain("name", team.name);
+  checkPlain("slug", team.slug);
   checkLength("slug", team.slug, IDENTITY_LIMITS.teamSlug);
 }
 

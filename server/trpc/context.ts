@@ -6,7 +6,9 @@ import type { Context } from "./init";
 /** Builds the request context: runtime, caller identity (session cookie or API key), request id. */
 export async function createContext(opts: { headers: Headers; rt?: Runtime }): Promise<Context> {
   const rt = opts.rt ?? (await getRuntime());
-  const requestId = opts.headers.get("x-request-id")?.slice(0, 64) || randomUUID();
+  // A caller's own request id is kept only when it is a plain token (it is echoed in errors and logs).
+  const given = opts.headers.get("x-request-id");
+  const requestId = given && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
   const identity = await identify(rt, opts.headers);
   const sentKey = Boolean(opts.headers.get("authorization")?.toLowerCase().startsWith("bearer ") || opts.headers.get("x-api-key"));
   const authProblem = !identity && sentKey ? "the API key was not accepted: it is unknown, revoked or expired" : undefined;

@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Identity } from "../auth/identity";
 import { canAdminTeam, canExportUsage, canManageSandboxes, type TeamRole } from "../auth/roles";
-import { isAppError, type AppErrorCode } from "../errors";
+import { AppError, isAppError, type AppErrorCode } from "../errors";
 import type { Runtime } from "../runtime";
 
 /** `authProblem` says why a caller who sent credentials is still anonymous (e.g. a revoked key). */
@@ -30,12 +30,14 @@ const t = initTRPC.context<Context>().create({
     const appError = isAppError(cause) ? cause : null;
     const zodError = cause instanceof z.ZodError ? cause : null;
     const internal = !appError && error.code === "INTERNAL_SERVER_ERROR";
+    // A body that is not JSON: tRPC reports the parser's own message (with positions) as BAD_REQUEST.
+    const notJson = error.code === "PARSE_ERROR" || (error.code === "BAD_REQUEST" && cause instanceof SyntaxError);
     const zodMessage = zodError?.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ");
     return {
       ...shape,
       message: internal
         ? `internal error (request ${ctx?.requestId ?? "unknown"})`
-        : error.code === "PARSE_ERROR"
+        : notJson
           ? "the request body is not valid JSON"
           : (zodMessage ?? shape.message),
       data: {
@@ -71,7 +73,28 @@ const errorMapping = t.middleware(async ({ ctx, next, path }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(errorMapping);
+/**
+ * The path of the first string in `value` holding a NUL character, which no text column can
+ * store: refused here, naming the field, instead of failing in the database as an internal error.
+ */
+export function findNulCharacter(value: unknown, path: string[] = [], depth = 0): string | null {
+  if (typeof value === "string") return value.includes("\u0000") ? path.join(".") || "input" : null;
+  if (depth > 20 || value === null || typeof value !== "object") return null;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes("\u0000")) return [...path, key.replaceAll("\u0000", "\\0")].join(".");
+    const found = findNulCharacter(item, [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+const rejectNulCharacters = t.middleware(async ({ next, getRawInput }) => {
+  const field = findNulCharacter(await getRawInput());
+  if (field) throw new AppError("INVALID_INPUT", `${field}: must not contain NUL characters`, { field });
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(errorMapping).use(rejectNulCharacters);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.identity) {

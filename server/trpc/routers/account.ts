@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hasControlCharacters, isoDate } from "../inputs";
 import { AppError } from "../../errors";
 import { formatMicros, parseDollarsToMicros } from "../../money";
 import { getBalance, topUp } from "../../services/credits";
@@ -55,7 +56,11 @@ export const creditsRouter = router({
       z.object({
         amount: z.string().max(32).describe('dollars, e.g. "25" or "12.50"'),
         idempotencyKey: z.string().min(8).max(100),
-        note: z.string().max(200).optional(),
+        note: z
+          .string()
+          .max(200)
+          .refine((v) => !hasControlCharacters(v), "must not contain control characters (line breaks, tabs, escape codes)")
+          .optional(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -71,25 +76,6 @@ export const creditsRouter = router({
       return balanceView(balance);
     }),
 });
-
-/** A calendar day (2026-12-01, as 00:00 UTC) or an ISO time with its offset; never a rolled-over day. */
-const isoDate = z
-  .string({ error: "must be a date such as 2026-12-01 or an ISO time such as 2026-12-01T09:00:00Z" })
-  .max(40)
-  .transform((v, ctx) => {
-    const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(v);
-    const isoTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(v);
-    const d = new Date(dayOnly ? `${v}T00:00:00.000Z` : v);
-    if ((!dayOnly && !isoTime) || Number.isNaN(d.getTime())) {
-      ctx.addIssue({ code: "custom", message: "must be a date such as 2026-12-01 or an ISO time such as 2026-12-01T09:00:00Z" });
-      return z.NEVER;
-    }
-    if (v.slice(0, 10) !== (dayOnly ? d : new Date(Date.UTC(+v.slice(0, 4), +v.slice(5, 7) - 1, +v.slice(8, 10)))).toISOString().slice(0, 10)) {
-      ctx.addIssue({ code: "custom", message: `${v.slice(0, 10)} is not a calendar date` });
-      return z.NEVER;
-    }
-    return d;
-  });
 
 export const usageRouter = router({
   list: teamProcedure

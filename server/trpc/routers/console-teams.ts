@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { plainName } from "../inputs";
 import { canAdminTeam, canManageSandboxes, teamRoles } from "../../auth/roles";
 import { teamName } from "../../auth/identity";
 import { AppError } from "../../errors";
@@ -38,7 +39,7 @@ export const teamsRouter = router({
   create: authedProcedure
     .input(
       z.object({
-        name: z.string().trim().min(1, "give the team a name").max(60, "at most 60 characters"),
+        name: plainName(60, "give the team a name"),
       }),
     )
     .mutation(async ({ ctx, input }) => {

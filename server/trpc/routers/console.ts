@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { plainName } from "../inputs";
 import { canAdminTeam } from "../../auth/roles";
 import { createTeamKey, listTeamKeys, revokeTeamKey } from "../../services/console-api-keys";
 import { listRegistry } from "../../services/console-registry";
@@ -30,7 +31,7 @@ export const apiKeysRouter = router({
   create: teamProcedure
     .input(
       z.object({
-        name: z.string().trim().min(1, "give the key a name").max(60, "at most 60 characters"),
+        name: plainName(60, "give the key a name"),
       }),
     )
     .mutation(({ ctx, input }) =>

@@ -4,9 +4,9 @@ import { finHubConfig } from "../../fin-hub/config";
 import { getUsageExport, listUsageExports, requestUsageExport } from "../../services/exports";
 import { finHubReconciliation, listFinHubBatches, requeueFinHubBatch } from "../../services/fin-hub";
 import { adminProcedure, financeProcedure, router } from "../init";
+import { isoDate } from "../inputs";
 import { usageRouter } from "./account";
 
-const isoDate = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((v) => new Date(v));
 const exportId = z.string().regex(/^exp_[a-z0-9]+$/, "not an export id");
 const batchId = z.string().regex(/^fhb_[a-z0-9]+$/, "not a batch id");
 
