@@ -28,7 +28,7 @@ export function trustedOrigins(publicUrl: string, extra: string | undefined): st
 }
 
 /** The app's length limits, applied to what Better Auth's own endpoints write too. */
-export const IDENTITY_LIMITS = { userName: 100, email: 200, teamName: 60, teamSlug: 100 } as const;
+export const IDENTITY_LIMITS = { userName: 100, email: 200, teamName: 60, teamSlug: 100, apiKeyName: 60 } as const;
 
 function checkLength(field: string, value: unknown, max: number) {
   if (typeof value === "string" && value.length > max) {
@@ -156,6 +156,8 @@ function buildAuth(rt: Runtime) {
       }),
       apiKey({
         defaultPrefix: API_KEY_PREFIX,
+        // The plugin's default is 32, below what the console and the API accept.
+        maximumNameLength: IDENTITY_LIMITS.apiKeyName,
         enableMetadata: true,
         // Requests are limited elsewhere; the plugin's default (10 a day) would stop any program.
         rateLimit: { enabled: false },

@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import { member, organization, user } from "../../db/schema";
+import { apikey, member, organization, user } from "../../db/schema";
 import { teamRoles, type TeamRole } from "../auth/roles";
 import { AppError } from "../errors";
 import type { Runtime } from "../runtime";
@@ -163,8 +163,17 @@ export async function removeMember(rt: Runtime, actor: Actor, memberId: string) 
         "a team needs at least one owner; make someone else owner first",
       );
     }
-    // Their API keys for this team stop working at once: identity re-reads membership per request.
+    // Their API keys for this team go with them (identity also re-reads membership per request),
+    // so adding them back later does not bring old keys back to life.
     await tx.delete(member).where(eq(member.id, row.id));
+    await tx
+      .delete(apikey)
+      .where(
+        and(
+          eq(apikey.referenceId, row.userId),
+          sql`(${apikey.metadata})::jsonb ->> 'teamId' = ${actor.teamId}`,
+        ),
+      );
     return row;
   });
   rt.logger.info({ teamId: actor.teamId, memberId: row.id, by: actor.userId }, "member removed");

@@ -174,6 +174,34 @@ describe("owners", () => {
 });
 
 describe("API keys", () => {
+  it("takes a name up to the 60 characters the form allows", async () => {
+    const name = "github-actions-deploy-production-eu-west-1-and-then-some-more".slice(0, 60);
+    expect(name).toHaveLength(60);
+    const created = await (await as("member")).apiKeys.create({ name });
+    expect((await (await as("member")).apiKeys.list()).some((k) => k.name === name)).toBe(true);
+    await (await as("member")).apiKeys.revoke({ id: created.id });
+    const tooLong = await errorOf((await as("member")).apiKeys.create({ name: `${name}x` }));
+    expect(tooLong.code).toBe("BAD_REQUEST");
+    expect(tooLong.message).toContain("at most 60 characters");
+  });
+
+  it("a removed member's keys go with them: adding them back does not revive an old key", async () => {
+    const id = await createUser(rt, {
+      email: "leaver@a.test",
+      password: "password-leaver",
+      name: "Leaver",
+    });
+    await setMembership(rt, { teamId: teamA, userId: id, role: "member" });
+    const key = (await createApiKey(rt, { userId: id, teamId: teamA, name: "leaver's key" })).key;
+    expect((await (await as(key)).teams.current()).role).toBe("member");
+    const admin = await as("admin");
+    const leaver = (await admin.teams.members.list()).find((m) => m.email === "leaver@a.test")!;
+    await admin.teams.members.remove({ memberId: leaver.id });
+    expect((await admin.apiKeys.list()).some((k) => k.name === "leaver's key")).toBe(false);
+    await admin.teams.members.add({ email: "leaver@a.test", role: "finance" });
+    expect((await errorOf((await as(key)).teams.current())).code).toBe("UNAUTHORIZED");
+  });
+
   it("lists a key under a team only when its holder is a member, whatever its metadata says", async () => {
     const strangerId = await createUser(rt, {
       email: "stranger@c.test",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { plainName } from "../inputs";
+import { IDENTITY_LIMITS } from "../../auth/auth";
 import { canAdminTeam } from "../../auth/roles";
 import { createTeamKey, listTeamKeys, revokeTeamKey } from "../../services/console-api-keys";
 import { listRegistry } from "../../services/console-registry";
@@ -31,7 +32,7 @@ export const apiKeysRouter = router({
   create: teamProcedure
     .input(
       z.object({
-        name: plainName(60, "give the key a name"),
+        name: plainName(IDENTITY_LIMITS.apiKeyName, "give the key a name"),
       }),
     )
     .mutation(({ ctx, input }) =>
