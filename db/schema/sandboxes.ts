@@ -62,12 +62,17 @@ export const sandboxes = pgTable(
     failureReason: text("failure_reason"),
     /** Set when teardown hit an error a person must fix (e.g. revoked credentials). */
     attentionReason: text("attention_reason"),
+    /** The caller's idempotency key for the create (optional): a repeat returns this sandbox. */
+    requestKey: text("request_key"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     readyAt: timestamp("ready_at", { withTimezone: true }),
     expiresAt: timestamp("expires_at", { withTimezone: true }),
     destroyRequestedAt: timestamp("destroy_requested_at", { withTimezone: true }),
-    /** When the provider last reported it running (ready, or a reconciler pass): billing end for `lost`. */
+    /**
+     * The last time it was in our custody and not shown ended: seen running (ready, a reconciler
+     * pass), or a listing / teardown attempt that failed. Billing end when the provider cannot say.
+     */
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
     endedAt: timestamp("ended_at", { withTimezone: true }),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
@@ -76,6 +81,7 @@ export const sandboxes = pgTable(
     index("sandboxes_team_id_idx").on(t.teamId, t.id),
     index("sandboxes_state_expires_idx").on(t.state, t.expiresAt),
     uniqueIndex("sandboxes_provider_uq").on(t.extensionId, t.providerSandboxId),
+    uniqueIndex("sandboxes_request_key_uq").on(t.teamId, t.requestKey),
   ],
 );
 

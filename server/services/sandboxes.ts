@@ -5,8 +5,9 @@ import { AppError } from "../errors";
 import { newId } from "../ids";
 import { formatMicros } from "../money";
 import type { Runtime } from "../runtime";
+import type { DbOrTx } from "../../db/client";
 import { getBalance } from "./credits";
-import { firstChoice, holdFor, planRoute, specOf, storedResourcesOf } from "./routing";
+import { firstChoice, holdFor, planReason, planRoute, specOf, storedResourcesOf } from "./routing";
 import { toEventView, toSandboxView } from "./sandbox-view";
 import { columnsOf, eventsFrom, int8, jsonb, rowOf, rowsOf, text, ts } from "./sql-rows";
 
@@ -51,7 +52,7 @@ export async function previewCreate(rt: Runtime, teamId: string, profileName: st
     candidates: plan.candidates.map((c) => ({
       extensionId: c.extension.id,
       eligible: c.eligible,
-      reason: c.extension.id === chosen?.extension.id ? "chosen: first eligible entry of the route" : c.reason,
+      reason: planReason(plan, c),
       estimateMicros: c.estimateMicros?.toString() ?? null,
     })),
   };
@@ -61,7 +62,57 @@ export async function previewCreate(rt: Runtime, teamId: string, profileName: st
  * Admission: validate, estimate, hold credits atomically, write the row, enqueue provisioning.
  * A rejected request leaves no row, no hold and makes no provider call.
  */
-export async function createSandbox(rt: Runtime, actor: Actor, input: { profile: string; ttlSeconds?: number }) {
+/**
+ * A create with the caller's idempotency key: the first request with a key creates, a repeat
+ * (a double click, a retried request) returns that sandbox and holds nothing more. Repeats are
+ * serialized by a transaction-scoped advisory lock on (team, key); the unique index on
+ * (team_id, request_key) is the backstop.
+ */
+export async function createSandbox(rt: Runtime, actor: Actor, input: { profile: string; ttlSeconds?: number; idempotencyKey?: string }) {
+  const key = input.idempotencyKey;
+  if (!key) return createSandboxOnce(rt, rt.db, actor, await planCreate(rt, actor, input), input);
+  // A repeat answers with the first sandbox whatever has changed since (credits, keys, limits).
+  const repeat = async (db: DbOrTx) => {
+    const [existing] = await db
+      .select()
+      .from(sandboxes)
+      .where(and(eq(sandboxes.teamId, actor.teamId), eq(sandboxes.requestKey, key)));
+    if (!existing) return null;
+    if (existing.profileId !== resolveProfile(rt, input.profile).id) {
+      throw new AppError("CONFLICT", `idempotency key already used for ${existing.id} on ${existing.profileId}; use a new key for a different request`, {
+        field: "idempotencyKey",
+      });
+    }
+    return toSandboxView(rt, existing);
+  };
+  const seen = await repeat(rt.db);
+  if (seen) return seen;
+  // Validation and the route plan (which reads the team's credential bindings) come before the
+  // transaction, on their own connection: embedded PGlite has only one, held by the transaction.
+  const planned = await planCreate(rt, actor, input);
+  let enqueue = false;
+  const view = await rt.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`sbx-create:${actor.teamId}:${key}`}, 0))`);
+    const existing = await repeat(tx);
+    if (existing) return existing;
+    enqueue = true;
+    return createSandboxOnce(rt, tx, actor, planned, input, { enqueue: false });
+  });
+  // After commit, so the job never looks for a row it cannot see yet.
+  if (enqueue) await enqueueProvisionOrLeaveToSweep(rt, view.id);
+  return view;
+}
+
+async function enqueueProvisionOrLeaveToSweep(rt: Runtime, id: string) {
+  try {
+    await rt.queue.enqueueProvision(id);
+  } catch (err) {
+    // The row is the source of truth: the sweep re-enqueues requested sandboxes it finds idle.
+    rt.logger.warn({ sandboxId: id, err: { message: (err as Error).message } }, "provision enqueue failed; sweep will retry");
+  }
+}
+
+async function planCreate(rt: Runtime, actor: Actor, input: { profile: string; ttlSeconds?: number }) {
   const profile = resolveProfile(rt, input.profile);
   const ttl = validateTtl(profile, input.ttlSeconds);
   // Admission needs eligibility and the hold; cool-downs only steer routing, in the job.
@@ -71,6 +122,17 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
     const why = plan.candidates.map((c) => `${c.extension.id}: ${c.reason}`).join("; ");
     throw new AppError("NO_ELIGIBLE_PROVIDER", `no provider on ${profile.id}'s route can run this request (${why})`);
   }
+  return { profile, ttl, hold };
+}
+
+async function createSandboxOnce(
+  rt: Runtime,
+  db: DbOrTx,
+  actor: Actor,
+  { profile, ttl, hold }: Awaited<ReturnType<typeof planCreate>>,
+  input: { idempotencyKey?: string },
+  opts: { enqueue: boolean } = { enqueue: true },
+) {
 
   const now = rt.clock.now();
   const id = newId("sbx", now);
@@ -79,7 +141,7 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
   // team goes through that row). The conditional UPDATE never lets available credit go below
   // zero however many creates race (invariant 2); when it matches nothing, nothing is written.
   const [raw] = await rowsOf(
-    rt.db,
+    db,
     sql`with hold as (
           update ${teamCredits} set held_micros = held_micros + ${int8(hold)}, updated_at = now()
           where team_id = ${actor.teamId} and balance_micros - held_micros >= ${int8(hold)}
@@ -89,9 +151,9 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
           select ${newId("led")}, team_id, 'hold', ${int8(hold)}, ${id}, ${`hold:${id}`}, ${text(actor.userId)} from hold
           on conflict (idempotency_key) do nothing
         ), sbx as (
-          insert into ${sandboxes} (id, team_id, created_by, profile_id, state, resources, template, ttl_seconds, hold_micros, estimate_micros, created_at, updated_at)
+          insert into ${sandboxes} (id, team_id, created_by, profile_id, state, resources, template, ttl_seconds, hold_micros, estimate_micros, request_key, created_at, updated_at)
           select ${id}, team_id, ${text(actor.userId)}, ${profile.id}, 'requested', ${jsonb(storedResourcesOf(profile))}, ${profile.template}, ${ttl}::int,
-                 ${int8(hold)}, ${int8(hold)}, ${ts(now)}, ${ts(now)}
+                 ${int8(hold)}, ${int8(hold)}, ${text(input.idempotencyKey ?? null)}, ${ts(now)}, ${ts(now)}
           from hold
           returning ${columnsOf(sandboxes)}
         ), ev as (
@@ -107,7 +169,7 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
         select * from sbx`,
   );
   if (!raw) {
-    const balance = await getBalance(rt.db, actor.teamId);
+    const balance = await getBalance(db, actor.teamId);
     throw new AppError(
       "INSUFFICIENT_CREDITS",
       `insufficient credits: this needs a hold of $${formatMicros(hold)} but $${formatMicros(balance.availableMicros)} is available`,
@@ -115,13 +177,7 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
     );
   }
   const row = rowOf(sandboxes, raw);
-
-  try {
-    await rt.queue.enqueueProvision(id);
-  } catch (err) {
-    // The row is the source of truth: the sweep re-enqueues requested sandboxes it finds idle.
-    rt.logger.warn({ sandboxId: id, err: { message: (err as Error).message } }, "provision enqueue failed; sweep will retry");
-  }
+  if (opts.enqueue) await enqueueProvisionOrLeaveToSweep(rt, id);
   rt.logger.info({ sandboxId: id, teamId: actor.teamId, profileId: profile.id, ttlSeconds: ttl }, "sandbox requested");
   return toSandboxView(rt, row);
 }

@@ -11,7 +11,15 @@ const ttlSeconds = z
   .int("must be a whole number of seconds")
   .positive("must be positive");
 
-export const createSandboxInput = z.object({ profile: z.string().min(1).max(100), ttlSeconds: ttlSeconds.optional() });
+export const createSandboxInput = z.object({
+  profile: z.string().min(1).max(100),
+  ttlSeconds: ttlSeconds.optional(),
+  /** Optional: a repeat of a create with the same key returns the first sandbox instead of another. */
+  idempotencyKey: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{8,100}$/, "must be 8–100 letters, digits or . _ : -")
+    .optional(),
+});
 export type CreateSandboxInput = z.infer<typeof createSandboxInput>;
 
 export const sandboxesRouter = router({
