@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stubControl } from "../adapters/saas-stub/stub-adapter";
-import { sandboxes } from "../db/schema";
+import { organization, sandboxes } from "../db/schema";
 import { ExitCode } from "./errors";
 import { startTestServer, type TestServer } from "./test-server";
 
@@ -29,10 +29,10 @@ const PAYER_CREDITS = 10_000_000n; // $10
 type Result = { code: number | null; stdout: string; stderr: string };
 
 /** Runs the CLI as a child process; asynchronous, so this process keeps serving its requests. */
-function cli(args: string[], opts: { apiKey?: string | null; url?: string; cwd?: string } = {}): Promise<Result> {
+function cli(args: string[], opts: { apiKey?: string | null; url?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: configHome, HOME: configHome, NO_COLOR: "1" };
-  delete env.SANDBOXER_API_KEY;
-  delete env.SANDBOXER_URL;
+  for (const name of ["SANDBOXER_API_KEY", "SANDBOXER_URL", "SANDBOXER_TIMEOUT_MS", "SANDBOXER_DEBUG"]) delete env[name];
+  Object.assign(env, opts.env);
   env.SANDBOXER_URL = opts.url ?? server.url;
   const key = opts.apiKey === undefined ? rich.apiKey : opts.apiKey;
   if (key) env.SANDBOXER_API_KEY = key;
@@ -251,6 +251,161 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     expect(asJson.code).toBe(ExitCode.SANDBOX_FAILED);
     expect(json(asJson)).toMatchObject({ state: "failed", costMicros: "0" });
     expect(asJson.stderr).toMatch(/^error: sandbox sbx_\w+ failed: /);
+  });
+
+  it("refuses an explicitly empty --api-key or --url with exit 2, naming the flag, instead of falling back to the environment", async () => {
+    // SANDBOXER_API_KEY and SANDBOXER_URL are set: an empty flag must not quietly use them.
+    const [key, keyEquals, url, login] = await Promise.all([
+      cli(["balance", "--api-key", ""]),
+      cli(["--api-key=", "balance"]),
+      cli(["balance", "--url", " "]),
+      cli(["login", "--api-key", ""]),
+    ]);
+    for (const r of [key, keyEquals, login]) {
+      expect(r.code).toBe(ExitCode.USAGE);
+      expect(r.stderr).toBe("error: --api-key: the key is empty; give a key, or leave --api-key out to use SANDBOXER_API_KEY or the login config\n");
+      expect(r.stdout).toBe("");
+    }
+    expect(url.code).toBe(ExitCode.USAGE);
+    expect(url.stderr).toMatch(/^error: --url: the URL is empty; give a server URL \(e\.g\. http:\/\/127\.0\.0\.1:3000\), or leave --url out/);
+    expect(url.stdout).toBe("");
+  });
+
+  it("refuses a bad SANDBOXER_TIMEOUT_MS or SANDBOXER_DEBUG with exit 2, naming the variable and what it must be", async () => {
+    const bad = ["abc", "0", "1.5", "30s", "99999999999"];
+    const results = await Promise.all(bad.map((v) => cli(["balance"], { env: { SANDBOXER_TIMEOUT_MS: v } })));
+    results.forEach((r, i) => {
+      expect(r.code, bad[i]).toBe(ExitCode.USAGE);
+      expect(r.stderr).toBe(
+        `error: SANDBOXER_TIMEOUT_MS: "${bad[i]}" is not a timeout; it must be a whole number of milliseconds from 1 to 2147483647 (default 30000), or unset\n`,
+      );
+      expect(r.stdout).toBe("");
+    });
+    const [debug, unset, fine, tiny, debugOff] = await Promise.all([
+      cli(["balance"], { env: { SANDBOXER_DEBUG: "yes" } }),
+      cli(["balance"], { env: { SANDBOXER_TIMEOUT_MS: "" } }),
+      cli(["balance"], { env: { SANDBOXER_TIMEOUT_MS: "5000" } }),
+      cli(["balance"], { env: { SANDBOXER_TIMEOUT_MS: "1" } }),
+      cli(["balance"], { env: { SANDBOXER_DEBUG: "0" } }),
+    ]);
+    expect(debug.code).toBe(ExitCode.USAGE);
+    expect(debug.stderr).toBe('error: SANDBOXER_DEBUG: "yes" must be 1 (print a stack trace with unexpected errors) or 0\n');
+    for (const r of [unset, fine, debugOff]) expect(r.code, r.stderr).toBe(ExitCode.OK);
+    // The value is used: no server answers within a millisecond.
+    expect(tiny.code).toBe(ExitCode.UNREACHABLE);
+    expect(tiny.stderr).toContain("no answer in time");
+  });
+
+  it("`help nosuch` says unknown command, with a suggestion, like `sandboxer nosuch`", async () => {
+    const [help, plain, typo, nested, known, path] = await Promise.all([
+      cli(["help", "nosuch"]),
+      cli(["nosuch"]),
+      cli(["help", "lss"]),
+      cli(["fin-hub", "help", "verfy"]),
+      cli(["help", "ls"]),
+      cli(["help", "fin-hub", "verify"]),
+    ]);
+    expect(help.code).toBe(ExitCode.USAGE);
+    expect(help.stderr).toBe("error: unknown command 'nosuch'\n(run with --help for usage)\n");
+    expect(help.stdout).toBe("");
+    expect(plain.stderr).toBe(help.stderr);
+    expect(typo.code).toBe(ExitCode.USAGE);
+    expect(typo.stderr).toBe("error: unknown command 'lss'\n(Did you mean ls?)\n(run with --help for usage)\n");
+    expect(nested.code).toBe(ExitCode.USAGE);
+    expect(nested.stderr).toBe("error: unknown command 'verfy'\n(Did you mean verify?)\n(run with --help for usage)\n");
+    expect(known.code).toBe(ExitCode.OK);
+    expect(known.stdout).toMatch(/^Usage: sandboxer ls\|list /);
+    expect(path.code).toBe(ExitCode.OK);
+    expect(path.stdout).toMatch(/^Usage: sandboxer fin-hub verify /);
+  });
+
+  it("refuses a usage range that is empty because --to equals --from (--to is exclusive), as it refuses a reversed one", async () => {
+    const [day, yearEnd, instant, reversedNoKey] = await Promise.all([
+      cli(["usage", "--from", "2026-12-03", "--to", "2026-12-03"]),
+      cli(["usage", "--from", "2026-12-31", "--to", "2026-12-31T00:00:00Z"]),
+      cli(["usage", "--from", "2026-12-03T10:00:00Z", "--to", "2026-12-03T10:00:00.000Z"]),
+      cli(["usage", "--from", "2026-12-05", "--to", "2026-12-01"], { apiKey: null }),
+    ]);
+    expect(day.code).toBe(ExitCode.USAGE);
+    expect(day.stderr).toBe("error: --to 2026-12-03 is the same time as --from 2026-12-03, so the range is empty: --to is exclusive; use --to 2026-12-04 for that day\n");
+    expect(day.stdout).toBe("");
+    expect(yearEnd.code).toBe(ExitCode.USAGE);
+    expect(yearEnd.stderr).toMatch(/use --to 2027-01-01 for that day\n$/);
+    expect(instant.code).toBe(ExitCode.USAGE);
+    expect(instant.stderr).toMatch(/so the range is empty: --to is exclusive; give a later --to\n$/);
+    // Checked before the key is needed: a bad range is a usage error even without one.
+    expect(reversedNoKey.code).toBe(ExitCode.USAGE);
+  });
+
+  it("a refused key's hint fits the command: login does not suggest `sandboxer login`", async () => {
+    const [login, loginEnv, balance] = await Promise.all([
+      cli(["login", "--api-key", "sbxk_not-a-real-key"], { apiKey: null }),
+      cli(["login"], { apiKey: "sbxk_not-a-real-key" }),
+      cli(["balance"], { apiKey: "sbxk_not-a-real-key" }),
+    ]);
+    expect(login.code).toBe(ExitCode.AUTH);
+    expect(login.stderr).toMatch(/^error: .+ — nothing was saved; check the key given with --api-key\n$/);
+    expect(loginEnv.code).toBe(ExitCode.AUTH);
+    expect(loginEnv.stderr).toMatch(/ — nothing was saved; check the key in SANDBOXER_API_KEY\n$/);
+    for (const r of [login, loginEnv]) {
+      expect(r.stderr).not.toContain("sandboxer login");
+      expect(r.stderr).not.toContain("sbxk_not-a-real-key");
+    }
+    expect(fs.existsSync(path.join(configHome, "sandboxer", "config.json"))).toBe(false);
+    expect(balance.code).toBe(ExitCode.AUTH);
+    expect(balance.stderr).toMatch(/ — check the key in SANDBOXER_API_KEY \(or pass --api-key\)\n$/);
+  });
+
+  it("shows durations in one style: the ls TTL column, the countdown and get's TTL all read `1m 30s`", async () => {
+    const s = json(await cli(["create", "--profile", "burst-sandbox", "--ttl", "90s", "--wait", "--json"]));
+    const [ls, got] = await Promise.all([cli(["ls"]), cli(["get", s.id])]);
+    const row = ls.stdout.split("\n").find((l) => l.includes(s.id)) ?? "";
+    expect(row).toMatch(/│ 1m 30s\s+│ in (1m \d\ds|\d+s)\s+│/);
+    expect(got.stdout).toMatch(/│ TTL\s+│ 1m 30s \(90s\)\s+│/);
+    // No compact durations (1m30s) anywhere in human output, and the table stays aligned.
+    for (const out of [ls.stdout, got.stdout]) expect(out).not.toMatch(/\b\d+[dhm]\d+[hms]\b/);
+    const widths = new Set(ls.stdout.split("\n").filter((l) => /^[┌│├└]/.test(l)).map((l) => [...l].length));
+    expect(widths.size).toBe(1);
+  });
+
+  it("neutralises terminal controls in server strings (a hostile team name, provider id and reason) in human output; --json stays exact", async () => {
+    const HOSTILE = "\u001b[2J\u001b]8;;http://evil/\u0007link\u001b]8;;\u0007 \u009b31mred\u202eevil\u2066\r\nforged";
+    // The API refuses such names now; rows written before that, or by other means, still hold them.
+    const team = await server.seedTeam("Hostile team", 10_000_000n);
+    await server.rt.db.update(organization).set({ name: HOSTILE }).where(eq(organization.id, team.teamId));
+    const created = json(await cli(["create", "--profile", "burst-sandbox", "--ttl", "1m", "--wait", "--json"], { apiKey: team.apiKey }));
+    expect((await cli(["destroy", created.id, "--wait"], { apiKey: team.apiKey })).code).toBe(ExitCode.OK);
+    const ext = "ext.\u001b[31mred\u009b2J";
+    await server.rt.db.update(sandboxes).set({ extensionId: ext, state: "failed", failureReason: `provider said: ${HOSTILE}` }).where(eq(sandboxes.id, created.id));
+
+    const [whoami, whoamiJson, ls, lsJson, got, badId] = await Promise.all([
+      cli(["whoami"], { apiKey: team.apiKey }),
+      cli(["whoami", "--json"], { apiKey: team.apiKey }),
+      cli(["ls"], { apiKey: team.apiKey }),
+      cli(["ls", "--json"], { apiKey: team.apiKey }),
+      cli(["get", created.id], { apiKey: team.apiKey }),
+      cli(["get", "sbx_\u001b[2J\u009b"], { apiKey: team.apiKey }),
+    ]);
+    // eslint-disable-next-line no-control-regex -- what must not reach the terminal
+    const CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    for (const r of [whoami, ls, got, badId]) {
+      expect(r.stdout).not.toMatch(CONTROLS);
+      expect(r.stderr).not.toMatch(CONTROLS);
+    }
+    const shown = "\\x1b[2J\\x1b]8;;http://evil/\\x07link\\x1b]8;;\\x07 \\x9b31mred\\u202eevil\\u2066\\x0d\\x0aforged";
+    expect(whoami.code).toBe(ExitCode.OK);
+    expect(whoami.stdout).toContain(`│ team          │ ${shown}`);
+    expect(ls.stdout).toContain("ext.\\x1b[31mred\\x9b2J");
+    expect(got.stdout).toContain("ext.\\x1b[31mred\\x9b2J");
+    // The CLI's own layout is kept: every line of each table is as wide as the others.
+    for (const out of [whoami.stdout, ls.stdout]) {
+      expect(new Set(out.split("\n").filter((l) => /^[┌│├└]/.test(l)).map((l) => [...l].length)).size).toBe(1);
+    }
+    expect(badId.code).not.toBe(ExitCode.OK);
+    expect(badId.stderr).toMatch(/^error: /);
+    // --json is the exact API result.
+    expect(json(whoamiJson).teamName).toBe(HOSTILE);
+    expect(json(lsJson).items[0]).toMatchObject({ id: created.id, extensionId: ext });
   });
 
   it("works from another working directory", async () => {

@@ -1,18 +1,20 @@
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "../server/trpc/root";
+import { requestTimeoutMs } from "./config";
 import { CliError, ExitCode } from "./errors";
 
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type Api = ReturnType<typeof createApi>;
 
-/** Per-request timeout, so a server that accepts connections but never answers is reported. */
-export const REQUEST_TIMEOUT_MS = Number(process.env.SANDBOXER_TIMEOUT_MS) > 0 ? Number(process.env.SANDBOXER_TIMEOUT_MS) : 30_000;
-
-/** A typed tRPC client for `${url}/api/trpc`, sending the API key as a Bearer token. */
+/**
+ * A typed tRPC client for `${url}/api/trpc`, sending the API key as a Bearer token. Each request
+ * has a timeout (default SANDBOXER_TIMEOUT_MS, else 30 s), so a server that accepts connections
+ * but never answers is reported.
+ */
 export function createApi(opts: { url: string; apiKey: string; timeoutMs?: number }) {
-  const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? requestTimeoutMs(process.env);
   return createTRPCClient<AppRouter>({
     links: [
       httpLink({

@@ -4,6 +4,12 @@ import path from "node:path";
 import { CliError, ExitCode, UsageError } from "./errors";
 
 export const DEFAULT_URL = "http://127.0.0.1:3000";
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** The longest timer Node keeps: a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Environment variables as the CLI reads them (process.env, or a test's own). */
+type Env = Record<string, string | undefined>;
 
 export type StoredConfig = { url?: string; apiKey?: string };
 export type Source = "flag" | "env" | "config" | "default" | "none";
@@ -13,6 +19,8 @@ export type ResolvedConfig = {
   urlSource: Source;
   apiKeySource: Source;
   configPath: string;
+  /** Per-request timeout (SANDBOXER_TIMEOUT_MS). */
+  timeoutMs: number;
 };
 
 /** `$XDG_CONFIG_HOME/sandboxer/config.json`, else `~/.config/sandboxer/config.json`. */
@@ -66,12 +74,61 @@ export function normaliseUrl(raw: string, from: string): string {
   return url.toString().replace(/\/+$/, "");
 }
 
-/** Flags beat environment variables, which beat the config file, which beats the default. */
+/**
+ * An explicitly empty --url or --api-key (`--api-key ""`, or `--api-key "$KEY"` with KEY unset)
+ * is a mistake, not a request for the next source: falling back would quietly use another key.
+ */
+export function checkFlags(flags: { url?: string; apiKey?: string }): void {
+  if (flags.url !== undefined && !flags.url.trim()) {
+    throw new UsageError(`--url: the URL is empty; give a server URL (e.g. ${DEFAULT_URL}), or leave --url out to use SANDBOXER_URL or the login config`);
+  }
+  if (flags.apiKey !== undefined && !flags.apiKey.trim()) {
+    throw new UsageError("--api-key: the key is empty; give a key, or leave --api-key out to use SANDBOXER_API_KEY or the login config");
+  }
+}
+
+/**
+ * SANDBOXER_TIMEOUT_MS: whole milliseconds, 1 to 2147483647; unset or empty means the default.
+ * Anything else is refused rather than quietly replaced by the default.
+ */
+export function requestTimeoutMs(env: Env = process.env): number {
+  const raw = env.SANDBOXER_TIMEOUT_MS;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_TIMEOUT_MS;
+  const text = raw.trim();
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_TIMEOUT_MS) {
+    throw new UsageError(
+      `SANDBOXER_TIMEOUT_MS: "${raw}" is not a timeout; it must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (default ${DEFAULT_TIMEOUT_MS}), or unset`,
+    );
+  }
+  return Number(text);
+}
+
+/** SANDBOXER_DEBUG: 1 turns stack traces on for exit-1 errors; 0, empty or unset leaves them off. */
+export function debugEnabled(env: Env = process.env): boolean {
+  const raw = env.SANDBOXER_DEBUG;
+  const text = raw?.trim() ?? "";
+  if (text === "" || text === "0") return false;
+  if (text === "1") return true;
+  throw new UsageError(`SANDBOXER_DEBUG: "${raw}" must be 1 (print a stack trace with unexpected errors) or 0`);
+}
+
+/** Checks every environment variable the CLI reads whose value can be wrong. */
+export function checkEnv(env: Env = process.env): void {
+  requestTimeoutMs(env);
+  debugEnabled(env);
+}
+
+/**
+ * Flags beat environment variables, which beat the config file, which beats the default. An
+ * empty environment variable counts as unset; an empty flag is refused (checkFlags).
+ */
 export function resolveConfig(flags: { url?: string; apiKey?: string }, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  checkFlags(flags);
+  const timeoutMs = requestTimeoutMs(env);
   const file = configPath(env);
   const stored = readConfigFile(file);
   const pick = (flag: string | undefined, envValue: string | undefined, storedValue: string | undefined) =>
-    flag?.trim() ? { value: flag.trim(), source: "flag" as const } : envValue?.trim() ? { value: envValue.trim(), source: "env" as const } : storedValue ? { value: storedValue, source: "config" as const } : null;
+    flag !== undefined ? { value: flag.trim(), source: "flag" as const } : envValue?.trim() ? { value: envValue.trim(), source: "env" as const } : storedValue ? { value: storedValue, source: "config" as const } : null;
   const url = pick(flags.url, env.SANDBOXER_URL, stored.url);
   const key = pick(flags.apiKey, env.SANDBOXER_API_KEY, stored.apiKey);
   const urlLabel = url?.source === "flag" ? "--url" : url?.source === "env" ? "SANDBOXER_URL" : file;
@@ -81,6 +138,7 @@ export function resolveConfig(flags: { url?: string; apiKey?: string }, env: Nod
     apiKey: key?.value ?? null,
     apiKeySource: key?.source ?? "none",
     configPath: file,
+    timeoutMs,
   };
 }
 

@@ -142,11 +142,15 @@ export function unreachableMessage(url: string, why: string): string {
   return `cannot reach the Sandboxer server at ${url} (${why}). Is it running? Start one with \`npm run up\`, or point the CLI elsewhere with --url / SANDBOXER_URL.`;
 }
 
+/** What to do about a refused API key when the command does not say (see toCliError's authHint). */
+export const DEFAULT_AUTH_HINT = "check the API key (--api-key, SANDBOXER_API_KEY or `sandboxer login`)";
+
 /**
  * Turns anything thrown during a command into a CliError: tRPC errors by their app code first,
- * then their tRPC code; network failures as "unreachable"; the rest as unexpected.
+ * then their tRPC code; network failures as "unreachable"; the rest as unexpected. `authHint`
+ * follows a refused key's message: what to check, for the command and where its key came from.
  */
-export function toCliError(err: unknown, ctx: { url: string }): CliError {
+export function toCliError(err: unknown, ctx: { url: string; authHint?: string }): CliError {
   if (err instanceof CliError) return err;
   const data = (err as { data?: ErrorData } | null)?.data;
   const message = err instanceof Error ? err.message : String(err);
@@ -158,7 +162,7 @@ export function toCliError(err: unknown, ctx: { url: string }): CliError {
     }
     const code: ExitCodeValue = (data.appCode ? byAppCode[data.appCode] : undefined) ?? (data.code ? byTrpcCode[data.code] : undefined) ?? ExitCode.UNEXPECTED;
     if (data.code === "UNAUTHORIZED") {
-      return new CliError(`${text} — check the API key (--api-key, SANDBOXER_API_KEY or \`sandboxer login\`)`, code);
+      return new CliError(`${text} — ${ctx.authHint ?? DEFAULT_AUTH_HINT}`, code);
     }
     return new CliError(text, code);
   }

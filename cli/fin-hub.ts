@@ -8,7 +8,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { DEFAULT_TOLERANCE_SECONDS, FIN_HUB_HEADERS, signatureHeaders, verify } from "../server/fin-hub/verify";
 import { CliError, ExitCode, UsageError } from "./errors";
-import { parsePositiveInt } from "./format";
+import { parsePositiveInt, timeWithRelative } from "./format";
 
 type Io = { stdout: (text: string) => void; stderr: (text: string) => void; env: NodeJS.ProcessEnv };
 
@@ -69,8 +69,8 @@ export function registerFinHubCommands(program: Command, io: Io) {
         if (cmd.optsWithGlobals<{ json?: boolean }>().json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
         throw new CliError(`signature invalid: ${result.reason}: ${result.message}`, ExitCode.VERIFY_FAILED);
       }
-      const age = Math.floor(Date.now() / 1000) - result.timestamp;
-      emit(cmd, { ...result, bytes: body.length, batchId: headers[FIN_HUB_HEADERS.batchId] ?? null }, `signature valid: ${body.length} bytes signed at ${new Date(result.timestamp * 1000).toISOString()} (${age} s ago)`);
+      const signedAt = new Date(result.timestamp * 1000).toISOString();
+      emit(cmd, { ...result, bytes: body.length, batchId: headers[FIN_HUB_HEADERS.batchId] ?? null }, `signature valid: ${body.length} bytes signed at ${timeWithRelative(signedAt)}`);
     });
 
   finHub

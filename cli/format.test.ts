@@ -1,15 +1,21 @@
 import { describe, expect, it } from "vitest";
+import { checkFlags, debugEnabled, requestTimeoutMs } from "./config";
 import { CliError, ExitCode, toCliError, UsageError } from "./errors";
 import {
   compactSeconds,
   formatMoney,
   humanMs,
+  humanSeconds,
   parseDuration,
   parsePositiveInt,
+  printable,
+  printableLines,
   relativeTime,
   sumMicros,
   ttlCountdown,
+  withoutRepeats,
 } from "./format";
+import { keyValues, table } from "./render";
 
 describe("parseDuration", () => {
   it.each([
@@ -121,6 +127,23 @@ describe("durations for people", () => {
     expect(parseDuration(text, "--ttl")).toBe(s);
   });
 
+  it.each([
+    [45, "45s"],
+    [90, "1m 30s"],
+    [600, "10m"],
+    [3605, "1h 05s"],
+    [5400, "1h 30m"],
+    [5415, "1h 30m 15s"],
+    [86_400, "1d"],
+    [90_000, "1d 1h"],
+  ])("humanSeconds(%i) = %s: exact, in humanMs's style", (s, text) => {
+    expect(humanSeconds(s)).toBe(text);
+  });
+
+  it("gives a whole number of minutes or hours the same text as humanMs", () => {
+    for (const s of [45, 60, 90, 600, 3600, 5400, 86_400]) expect(humanSeconds(s)).toBe(humanMs(s * 1000));
+  });
+
   it("says how far a time is from now", () => {
     const now = new Date("2026-12-01T00:00:00Z");
     expect(relativeTime("2026-12-01T00:04:05Z", now)).toBe("in 4m 05s");
@@ -132,8 +155,81 @@ describe("durations for people", () => {
     const now = new Date("2026-12-01T00:00:00Z");
     expect(ttlCountdown({ state: "ready", expiresAt: "2026-12-01T00:09:30Z", ttlSeconds: 600 }, now)).toBe("in 9m 30s");
     expect(ttlCountdown({ state: "requested", expiresAt: null, ttlSeconds: 600 }, now)).toBe("10m once ready");
+    expect(ttlCountdown({ state: "requested", expiresAt: null, ttlSeconds: 90 }, now)).toBe("1m 30s once ready");
     expect(ttlCountdown({ state: "destroyed", expiresAt: "2026-12-01T00:09:30Z", ttlSeconds: 600 }, now)).toBe("—");
     expect(ttlCountdown({ state: "ready", expiresAt: "2026-11-30T23:59:58Z", ttlSeconds: 600 }, now)).toBe("due (2s ago)");
+  });
+});
+
+describe("server strings on a terminal", () => {
+  const hostile = "\u001b[2J\u001b]8;;http://evil/\u0007link\u009b31m\u202eevil\u2069\r\n\tx\u007f";
+
+  it("escapes C0, DEL, C1 and bidi override characters in a value, newlines included", () => {
+    expect(printable(hostile)).toBe("\\x1b[2J\\x1b]8;;http://evil/\\x07link\\x9b31m\\u202eevil\\u2069\\x0d\\x0a\\x09x\\x7f");
+    expect(printable("plain café — ok ✓")).toBe("plain café — ok ✓");
+  });
+
+  it("keeps the CLI's own line breaks in whole output", () => {
+    expect(printableLines("line one\u001b[2J\nline two\r\n")).toBe("line one\\x1b[2J\nline two\\x0d\n");
+  });
+
+  it("escapes table cells and key-value values before measuring them, so the columns line up", () => {
+    for (const out of [table(["NAME", "N"], [[hostile, 1], ["short", 2]]), keyValues([["team", hostile], ["role", "owner"]])]) {
+      // eslint-disable-next-line no-control-regex -- what must not reach the terminal
+      expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+      expect(out).toContain("\\x1b[2J");
+      expect(new Set(out.split("\n").map((l) => [...l].length)).size).toBe(1);
+    }
+  });
+});
+
+describe("withoutRepeats", () => {
+  it.each([
+    ["E2B kill: HTTP 409: 409: sandbox is busy: it is being killed or paused", "E2B kill: HTTP 409: sandbox is busy: it is being killed or paused"],
+    ["E2B create: HTTP 409 (retry after 2 s): 409: busy", "E2B create: HTTP 409 (retry after 2 s): busy"],
+    ["E2B create: HTTP 429: Rate limit exceeded, please try again later - Rate limit exceeded", "E2B create: HTTP 429: Rate limit exceeded, please try again later"],
+    [
+      "no provider could create the sandbox (ext.e2b: create failed: rate_limited: E2B create: HTTP 429: Rate limit exceeded, please try again later - Rate limit exceeded, please try again later; ext.modal: skipped)",
+      "no provider could create the sandbox (ext.e2b: create failed: rate_limited: E2B create: HTTP 429: Rate limit exceeded, please try again later; ext.modal: skipped)",
+    ],
+    ["E2B create: HTTP 503: Service temporarily unavailable - Service temporarily unavailable, please retry", "E2B create: HTTP 503: Service temporarily unavailable, please retry"],
+  ])("%s", (input, output) => {
+    expect(withoutRepeats(input)).toBe(output);
+  });
+
+  it.each([
+    "E2B create: HTTP 429: Rate limit exceeded, please try again later - You have reached the maximum number of concurrent E2B sandboxes (20)",
+    "E2B get: HTTP 404: sandbox not found",
+    "HTTP 409: 408: not the same status",
+    "Team A - B",
+  ])("leaves %j alone", (text) => {
+    expect(withoutRepeats(text)).toBe(text);
+  });
+});
+
+describe("flags and environment", () => {
+  it("refuses an explicitly empty --url or --api-key, naming it", () => {
+    expect(() => checkFlags({ apiKey: "" })).toThrow(/^--api-key: the key is empty/);
+    expect(() => checkFlags({ apiKey: "  " })).toThrow(/^--api-key: the key is empty/);
+    expect(() => checkFlags({ url: "" })).toThrow(/^--url: the URL is empty/);
+    expect(() => checkFlags({})).not.toThrow();
+  });
+
+  it("reads SANDBOXER_TIMEOUT_MS strictly", () => {
+    expect(requestTimeoutMs({})).toBe(30_000);
+    expect(requestTimeoutMs({ SANDBOXER_TIMEOUT_MS: "" })).toBe(30_000);
+    expect(requestTimeoutMs({ SANDBOXER_TIMEOUT_MS: " 5000 " })).toBe(5_000);
+    for (const v of ["abc", "0", "-1", "1.5", "1e3", "30s", "2147483648"]) {
+      expect(() => requestTimeoutMs({ SANDBOXER_TIMEOUT_MS: v }), v).toThrow(UsageError);
+      expect(() => requestTimeoutMs({ SANDBOXER_TIMEOUT_MS: v })).toThrow(/^SANDBOXER_TIMEOUT_MS: .* must be a whole number of milliseconds/);
+    }
+  });
+
+  it("reads SANDBOXER_DEBUG as 1 or 0", () => {
+    expect(debugEnabled({})).toBe(false);
+    expect(debugEnabled({ SANDBOXER_DEBUG: "0" })).toBe(false);
+    expect(debugEnabled({ SANDBOXER_DEBUG: "1" })).toBe(true);
+    expect(() => debugEnabled({ SANDBOXER_DEBUG: "true" })).toThrow(/^SANDBOXER_DEBUG: "true" must be 1/);
   });
 });
 
@@ -188,6 +284,14 @@ describe("toCliError", () => {
   it("reports a timeout as unreachable", () => {
     const cause = new DOMException("The operation was aborted due to timeout", "TimeoutError");
     expect(toCliError(new Error("x", { cause }), { url }).exitCode).toBe(ExitCode.UNREACHABLE);
+  });
+
+  it("follows a refused key with the hint it is given, else the general one", () => {
+    const refused = trpcError("invalid API key", { code: "UNAUTHORIZED", appCode: null });
+    expect(toCliError(refused, { url }).message).toBe("invalid API key — check the API key (--api-key, SANDBOXER_API_KEY or `sandboxer login`)");
+    expect(toCliError(refused, { url, authHint: "nothing was saved; check the key given with --api-key" }).message).toBe(
+      "invalid API key — nothing was saved; check the key given with --api-key",
+    );
   });
 
   it("keeps CliErrors as they are", () => {

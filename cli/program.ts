@@ -6,11 +6,11 @@
 import fs from "node:fs";
 import { Command, CommanderError } from "commander";
 import { createApi, requireApiKey, type Api } from "./client";
-import { describeSource, resolveConfig, readConfigFile, writeConfigFile, normaliseUrl, type ResolvedConfig } from "./config";
+import { checkEnv, checkFlags, describeSource, resolveConfig, readConfigFile, writeConfigFile, type ResolvedConfig } from "./config";
 import { CliError, EXIT_CODE_HELP, ExitCode, toCliError, UsageError } from "./errors";
 import { registerFinHubCommands } from "./fin-hub";
 import { registerReconcilerCommands } from "./reconciler";
-import { compactSeconds, formatMoney, humanMs, parseDuration, parsePositiveInt, timeWithRelative } from "./format";
+import { formatMoney, humanMs, humanSeconds, parseDuration, parsePositiveInt, printable, printableLines, timeWithRelative, withoutRepeats } from "./format";
 import {
   describeEvent,
   eventsSection,
@@ -43,23 +43,45 @@ function version(): string {
 
 const collect = (value: string, previous: string[]) => [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
 
-/** Builds the program. `io` is where output goes; `state.url` is kept for error messages. */
-export function buildProgram(io: Io, state: { url: string }) {
+/** What to check when the server refuses a key, by where the key came from. */
+function authHint(cfg: ResolvedConfig): string | undefined {
+  switch (cfg.apiKeySource) {
+    case "flag":
+      return "check the key given with --api-key";
+    case "env":
+      return "check the key in SANDBOXER_API_KEY (or pass --api-key)";
+    case "config":
+      return `check the key saved in ${cfg.configPath} (\`sandboxer login\` saves a new one)`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Builds the program. `io` is where output goes; `state` is kept for error messages: the server
+ * URL, and what to check when the server refuses the key.
+ */
+export function buildProgram(io: Io, state: { url: string; authHint?: string }) {
   const program = new Command("sandboxer");
 
   const ctx = (cmd: Command) => {
     const g = cmd.optsWithGlobals<Globals>();
     const cfg = resolveConfig({ url: g.url, apiKey: g.apiKey }, io.env);
     state.url = cfg.url;
+    state.authHint = authHint(cfg);
     const json = Boolean(g.json);
     return {
       cfg,
       json,
-      api: (): Api => createApi({ url: cfg.url, apiKey: requireApiKey(cfg.apiKey) }),
-      out: (text: string) => io.stdout(text.endsWith("\n") ? text : `${text}\n`),
+      api: (): Api => createApi({ url: cfg.url, apiKey: requireApiKey(cfg.apiKey), timeoutMs: cfg.timeoutMs }),
+      /**
+       * Human output. Values from the server are escaped where tables render them (render.ts);
+       * this is the net under everything else printed: no terminal control gets through.
+       */
+      out: (text: string) => io.stdout(printableLines(text.endsWith("\n") ? text : `${text}\n`)),
       /** Progress for people; silent in --json mode so scripts see only the document. */
       progress: (text: string) => {
-        if (!json) io.stderr(`${text}\n`);
+        if (!json) io.stderr(printableLines(`${text}\n`));
       },
       emitJson: (value: unknown) => io.stdout(`${JSON.stringify(value, null, 2)}\n`),
     };
@@ -75,6 +97,12 @@ export function buildProgram(io: Io, state: { url: string }) {
     .option("--json", "print the raw API result as one JSON document on stdout, and nothing else")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
+    // Before any command runs: an empty --url/--api-key or a bad environment variable is refused.
+    .hook("preAction", (_program, action) => {
+      if (action.name() === "help") return; // help is shown whatever else is wrong
+      checkFlags(action.optsWithGlobals<Globals>());
+      checkEnv(io.env);
+    })
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .addHelpText(
       "after",
@@ -117,7 +145,7 @@ Docs: docs/cli.md`,
         return;
       }
 
-      c.progress(`created ${created.id} on ${created.profileId}, TTL ${compactSeconds(created.ttlSeconds)}, held ${formatMoney(created.holdMicros)}; waiting…`);
+      c.progress(`created ${created.id} on ${created.profileId}, TTL ${humanSeconds(created.ttlSeconds)}, held ${formatMoney(created.holdMicros)}; waiting…`);
       const final = await waitFor(api, c, created.id, (s) => s.state !== "requested" && s.state !== "provisioning", {
         timeoutMs,
         goal: "ready",
@@ -194,7 +222,7 @@ Docs: docs/cli.md`,
       const s = await c.api().sandboxes.extend.mutate({ id: id.trim(), bySeconds });
       if (c.json) return c.emitJson(s);
       c.out(
-        `extended ${s.id} by ${compactSeconds(bySeconds)}: TTL now ${compactSeconds(s.ttlSeconds)}, expires ${s.expiresAt ? timeWithRelative(s.expiresAt) : "—"}; held ${formatMoney(s.holdMicros)}`,
+        `extended ${s.id} by ${humanSeconds(bySeconds)}: TTL now ${humanSeconds(s.ttlSeconds)}, expires ${s.expiresAt ? timeWithRelative(s.expiresAt) : "—"}; held ${formatMoney(s.holdMicros)}`,
       );
     });
 
@@ -263,9 +291,8 @@ Docs: docs/cli.md`,
       const from = opts.from !== undefined ? parseDate(opts.from, "--from") : undefined;
       const to = opts.to !== undefined ? parseDate(opts.to, "--to") : undefined;
       const limit = opts.limit !== undefined ? parsePositiveInt(opts.limit, "--limit", 500) : opts.all ? 500 : undefined;
+      if (from && to) checkRange(from, to, { from: opts.from!.trim(), to: opts.to!.trim() });
       const api = c.api();
-      if (from && to && Date.parse(to.length === 10 ? `${to}T00:00:00Z` : to) < Date.parse(from.length === 10 ? `${from}T00:00:00Z` : from))
-        throw new UsageError(`--to ${opts.to} is before --from ${opts.from}`);
       const filter = { from, to, extension: opts.extension, profile: opts.profile, limit };
       let page = await api.usage.list.query(filter);
       const first = page;
@@ -319,14 +346,15 @@ Docs: docs/cli.md`,
     .option("--no-verify", "save without checking the key against the server")
     .action(async (opts: { apiKeyStdin?: boolean; verify: boolean }, cmd: Command) => {
       const c = ctx(cmd);
-      const g = cmd.optsWithGlobals<Globals>();
-      let apiKey = g.apiKey?.trim() || io.env.SANDBOXER_API_KEY?.trim() || null;
-      if (opts.apiKeyStdin) apiKey = (await readStdin()).trim() || null;
+      // A new key: from stdin, --api-key or SANDBOXER_API_KEY — never the one already saved.
+      const fromArgs = c.cfg.apiKeySource === "flag" || c.cfg.apiKeySource === "env";
+      const apiKey = opts.apiKeyStdin ? (await readStdin()).trim() || null : fromArgs ? c.cfg.apiKey : null;
       if (!apiKey) throw new UsageError("login needs an API key: --api-key KEY, --api-key-stdin, or SANDBOXER_API_KEY");
-      const url = g.url ? normaliseUrl(g.url, "--url") : c.cfg.url;
-      state.url = url;
+      const keyFrom = opts.apiKeyStdin ? "read from stdin" : c.cfg.apiKeySource === "flag" ? "given with --api-key" : "in SANDBOXER_API_KEY";
+      state.authHint = `nothing was saved; check the key ${keyFrom}`;
+      const url = c.cfg.url;
       let me: Awaited<ReturnType<Api["me"]["whoami"]["query"]>> | null = null;
-      if (opts.verify) me = await createApi({ url, apiKey }).me.whoami.query();
+      if (opts.verify) me = await createApi({ url, apiKey, timeoutMs: c.cfg.timeoutMs }).me.whoami.query();
       const existing = readConfigFile(c.cfg.configPath);
       writeConfigFile(c.cfg.configPath, { ...existing, url, apiKey });
       const result = { url, configPath: c.cfg.configPath, verified: opts.verify, whoami: me };
@@ -351,6 +379,9 @@ Docs: docs/cli.md`,
   registerFinHubCommands(program, io);
   registerReconcilerCommands(program, ctx);
 
+  // `help [command...]` in place of commander's own, at the top and in each command group.
+  for (const group of [...program.commands.filter((cmd) => cmd.commands.length > 0), program]) addHelpCommand(group);
+
   // ---------------------------------------------------------------------------------------------
   function printSandbox(c: Ctx, s: SandboxDetail, opts: { events: boolean }) {
     if (c.json) return c.emitJson(s);
@@ -360,6 +391,58 @@ Docs: docs/cli.md`,
   }
 
   return program;
+}
+
+/**
+ * Replaces commander's help command, which answers an unknown name with the whole help and no
+ * word of what was wrong. This one refuses it like `sandboxer nosuch` does: "unknown command
+ * 'nosuch'", with commander's suggestion of a close name, exit 2. It also takes a path
+ * (`help fin-hub verify`).
+ */
+function addHelpCommand(group: Command): void {
+  group.helpCommand(false);
+  group
+    .command("help")
+    .description("display help for command")
+    .argument("[command...]", "a command, or a command and its subcommand")
+    .action(async (names: string[]) => {
+      let target: Command = group;
+      for (const name of names) {
+        const next = target.commands.find((sub) => sub.name() === name || sub.aliases().includes(name));
+        if (!next) {
+          // Parsing the name alone takes commander's own unknown-command path (message,
+          // suggestion, "(run with --help for usage)") over this level's commands.
+          if (target.commands.length > 0) await target.parseAsync([name], { from: "user" });
+          target.error(`error: unknown command '${[...commandPath(target), name].join(" ")}'`, { code: "commander.unknownCommand" });
+        }
+        target = next;
+      }
+      target.help();
+    });
+}
+
+/** `sandboxer fin-hub verify` → ["fin-hub", "verify"]. */
+function commandPath(cmd: Command): string[] {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names;
+}
+
+const instant = (date: string) => Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(date) ? `${date}T00:00:00Z` : date);
+
+/**
+ * A usage range that selects nothing is refused, as a reversed one is: --to is exclusive, so
+ * `--from 2026-12-03 --to 2026-12-03` is empty — the hint names the --to that covers the day.
+ */
+function checkRange(from: string, to: string, typed: { from: string; to: string }): void {
+  const [start, end] = [instant(from), instant(to)];
+  if (end < start) throw new UsageError(`--to ${typed.to} is before --from ${typed.from}`);
+  if (end === start) {
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(from) ? new Date(start + 86_400_000).toISOString().slice(0, 10) : null;
+    throw new UsageError(
+      `--to ${typed.to} is the same time as --from ${typed.from}, so the range is empty: --to is exclusive; ${day ? `use --to ${day} for that day` : "give a later --to"}`,
+    );
+  }
 }
 
 /** Accepts YYYY-MM-DD as is; any other parseable time is sent as ISO UTC. */
@@ -407,7 +490,7 @@ async function waitFor(
       seen.add(e.id);
       if (i < from) continue;
       const t = humanMs(new Date(e.at).getTime() - new Date(s.createdAt).getTime());
-      c.progress(`  +${t.padEnd(7)} ${describeEvent(e).padEnd(26)} ${e.reason ?? ""}`);
+      c.progress(`  +${t.padEnd(7)} ${describeEvent(e).padEnd(26)} ${printable(withoutRepeats(e.reason ?? ""))}`);
     }
     first = false;
     if (done(s)) return s;
@@ -424,7 +507,7 @@ async function waitFor(
 
 /** Runs the CLI and returns the exit code; never throws. */
 export async function run(argv: string[], io: Io): Promise<number> {
-  const state = { url: "" };
+  const state: { url: string; authHint?: string } = { url: "" };
   const program = buildProgram(io, state);
   try {
     await program.parseAsync(argv);
@@ -435,9 +518,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
       // because no command was given is a usage error.
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
-    const e = toCliError(err, { url: state.url || "the server" });
-    io.stderr(`error: ${e.message}\n`);
-    if (e.exitCode === ExitCode.UNEXPECTED && io.env.SANDBOXER_DEBUG === "1" && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
+    const e = toCliError(err, { url: state.url || "the server", authHint: state.authHint });
+    // Messages often carry the server's or a provider's text: one line, no terminal controls.
+    io.stderr(`error: ${printable(withoutRepeats(e.message))}\n`);
+    // SANDBOXER_DEBUG was checked before the command ran (checkEnv); "1" turns this on.
+    if (e.exitCode === ExitCode.UNEXPECTED && io.env.SANDBOXER_DEBUG?.trim() === "1" && err instanceof Error && err.stack) io.stderr(`${printableLines(err.stack)}\n`);
     return e.exitCode;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import type { Api, RouterOutputs } from "./client";
-import { parsePositiveInt, humanMs, shortIso, relativeTime } from "./format";
+import { parsePositiveInt, humanMs, shortIso, relativeTime, withoutRepeats } from "./format";
 import { table } from "./render";
 import { UsageError } from "./errors";
 
@@ -26,7 +26,7 @@ export function findingsTable(page: Pick<FindingsPage, "items" | "summary">, now
     f.sandboxId ?? "—",
     f.providerSandboxId ?? "—",
     f.observedRunMs !== null ? humanMs(f.observedRunMs) : "—",
-    [f.action, f.detail].filter(Boolean).join(" — "),
+    [f.action, f.detail && withoutRepeats(f.detail)].filter(Boolean).join(" — "),
   ]);
   return `${head}\n${table(["FOUND", "KIND", "PROVIDER", "SANDBOX", "PROVIDER SANDBOX", "HAD RUN", "ACTION"], rows)}`;
 }

@@ -2,14 +2,16 @@
 import Table from "cli-table3";
 import type { RouterOutputs } from "./client";
 import {
-  compactSeconds,
   formatMoney,
   formatResources,
   humanMs,
+  humanSeconds,
+  printable,
   relativeTime,
   shortIso,
   timeWithRelative,
   ttlCountdown,
+  withoutRepeats,
 } from "./format";
 
 export type SandboxView = RouterOutputs["sandboxes"]["create"];
@@ -21,7 +23,11 @@ export type ProfileView = RouterOutputs["profiles"]["list"][number];
 
 const TERMINAL = new Set(["destroyed", "failed", "lost"]);
 
-/** A table without colours (output is often piped), wrapped long cells. */
+/**
+ * A table without colours (output is often piped), wrapped long cells. Every cell goes through
+ * `printable`: cells hold values from the server, and escaping them here (before the widths are
+ * measured) keeps terminal controls in them from acting and the columns aligned.
+ */
 export function table(head: string[], rows: (string | number)[][], opts: { colWidths?: (number | null)[] } = {}): string {
   const t = new Table({
     head,
@@ -29,12 +35,13 @@ export function table(head: string[], rows: (string | number)[][], opts: { colWi
     wordWrap: true,
     ...(opts.colWidths ? { colWidths: opts.colWidths } : {}),
   });
-  for (const r of rows) t.push(r.map(String));
+  for (const r of rows) t.push(r.map((cell) => printable(String(cell))));
   return t.toString();
 }
 
-/** Two columns, label and value, no header. */
-export function keyValues(rows: [string, string][]): string {
+/** Two columns, label and value, no header. Values go through `printable`, as table cells do. */
+export function keyValues(input: [string, string][]): string {
+  const rows = input.map(([k, v]): [string, string] => [k, printable(v)]);
   const labelWidth = Math.max(...rows.map(([k]) => k.length)) + 2;
   const valueWidth = Math.max(...rows.map(([, v]) => v.length)) + 2;
   const room = Math.max(40, (process.stdout.columns || 120) - labelWidth - 3);
@@ -56,17 +63,9 @@ function runtimeOf(s: SandboxView, now: Date): string | null {
   return humanMs(end.getTime() - new Date(s.startedAt).getTime());
 }
 
+/** The state row: the state, and for a ready sandbox when it expires. A failure's reason has its own row. */
 export function stateLine(s: SandboxView, now: Date = new Date()): string {
-  switch (s.state) {
-    case "ready":
-      return `ready (expires ${ttlCountdown(s, now)})`;
-    case "failed":
-      return `failed${s.failureReason ? `: ${s.failureReason}` : ""}`;
-    case "destroying":
-      return "destroying";
-    default:
-      return s.state;
-  }
+  return s.state === "ready" ? `ready (expires ${ttlCountdown(s, now)})` : s.state;
 }
 
 export function sandboxListTable(items: SandboxView[], now: Date = new Date()): string {
@@ -77,7 +76,7 @@ export function sandboxListTable(items: SandboxView[], now: Date = new Date()): 
       s.state,
       s.profileId.replace(/^profile\./, ""),
       s.extensionId ?? "—",
-      compactSeconds(s.ttlSeconds),
+      humanSeconds(s.ttlSeconds),
       ttlCountdown(s, now),
       costOf(s),
       relativeTime(s.createdAt, now),
@@ -93,7 +92,7 @@ export function sandboxDetails(s: SandboxView, now: Date = new Date()): string {
     ["provider", s.extensionId ? `${s.extensionId}${s.providerSandboxId ? ` (${s.providerSandboxId})` : ""}` : "not chosen yet"],
     ["template", s.template],
     ["resources", formatResources(s.resources)],
-    ["TTL", s.ttlSeconds >= 60 ? `${compactSeconds(s.ttlSeconds)} (${s.ttlSeconds}s)` : `${s.ttlSeconds}s`],
+    ["TTL", s.ttlSeconds >= 60 ? `${humanSeconds(s.ttlSeconds)} (${s.ttlSeconds}s)` : `${s.ttlSeconds}s`],
     ["created", timeWithRelative(s.createdAt, now)],
   ];
   if (s.readyAt) rows.push(["ready", timeWithRelative(s.readyAt, now)]);
@@ -107,8 +106,8 @@ export function sandboxDetails(s: SandboxView, now: Date = new Date()): string {
   if (s.costMicros !== null) rows.push(["final cost", formatMoney(s.costMicros)]);
   else rows.push(["cost so far", s.costSoFarMicros !== null ? formatMoney(s.costSoFarMicros) : "— (not started)"]);
   if (s.rateCardVersion) rows.push(["rate card", s.rateCardVersion]);
-  if (s.failureReason) rows.push(["failure", s.failureReason]);
-  if (s.attentionReason) rows.push(["needs attention", s.attentionReason]);
+  if (s.failureReason) rows.push(["failure", withoutRepeats(s.failureReason)]);
+  if (s.attentionReason) rows.push(["needs attention", withoutRepeats(s.attentionReason)]);
   return keyValues(rows);
 }
 
@@ -123,7 +122,7 @@ export function routingSection(s: Pick<SandboxView, "routing" | "state" | "id">)
     `Routing (${r.strategy}, decided ${shortIso(r.decidedAt)}):`,
     table(
       ["ROUTE ENTRY", "OUTCOME", "REASON", "ESTIMATE"],
-      r.candidates.map((c) => [c.extensionId, c.outcome, c.reason, formatMoney(c.estimateMicros)]),
+      r.candidates.map((c) => [c.extensionId, c.outcome, withoutRepeats(c.reason), formatMoney(c.estimateMicros)]),
     ),
   ].join("\n");
 }
@@ -131,13 +130,13 @@ export function routingSection(s: Pick<SandboxView, "routing" | "state" | "id">)
 /** The routing plan for a request before the worker has acted: eligibility from `sandboxes.preview`. */
 export function planSection(p: PreviewView, title: string): string {
   return [
-    `${title} (${p.strategy}, TTL ${compactSeconds(p.ttlSeconds)}, hold ${formatMoney(p.holdMicros)}):`,
+    `${title} (${p.strategy}, TTL ${humanSeconds(p.ttlSeconds)}, hold ${formatMoney(p.holdMicros)}):`,
     table(
       ["ROUTE ENTRY", "PLAN", "REASON", "ESTIMATE"],
       p.candidates.map((c) => [
         c.extensionId,
         c.extensionId === p.chosenExtensionId ? "would choose" : c.eligible ? "fallback" : "skipped",
-        c.reason,
+        withoutRepeats(c.reason),
         formatMoney(c.estimateMicros),
       ]),
     ),
@@ -156,7 +155,7 @@ export function eventsSection(events: EventView[], createdAt: string): string {
     "Events:",
     table(
       ["AT", "T+", "EVENT", "PROVIDER", "DETAIL"],
-      events.map((e) => [shortIso(e.at), `+${humanMs(new Date(e.at).getTime() - t0)}`, describeEvent(e), e.extensionId ?? "", e.reason ?? ""]),
+      events.map((e) => [shortIso(e.at), `+${humanMs(new Date(e.at).getTime() - t0)}`, describeEvent(e), e.extensionId ?? "", withoutRepeats(e.reason ?? "")]),
     ),
   ].join("\n");
 }
@@ -180,7 +179,7 @@ export function profileSection(p: ProfileView): string {
   const lines = [head];
   if (p.description) lines.push(`  ${p.description}`);
   lines.push(
-    `  ${formatResources({ vcpu: p.resources.vcpu, memoryMiB: p.resources.memory_mib, gpu: p.resources.gpu, gpuType: p.resources.gpu_type ?? null })} · template ${p.template} · TTL default ${compactSeconds(p.ttl.defaultSeconds)}, max ${compactSeconds(p.ttl.maxSeconds)} · ${p.pricingModel} · ${p.strategy}`,
+    `  ${formatResources({ vcpu: p.resources.vcpu, memoryMiB: p.resources.memory_mib, gpu: p.resources.gpu, gpuType: p.resources.gpu_type ?? null })} · template ${p.template} · TTL default ${humanSeconds(p.ttl.defaultSeconds)}, max ${humanSeconds(p.ttl.maxSeconds)} · ${p.pricingModel} · ${p.strategy}`,
   );
   lines.push(`  route: ${p.route.join(" → ")}`);
   lines.push(planSection(p.estimate, `  estimate for the default TTL`));

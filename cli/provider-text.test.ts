@@ -1,0 +1,91 @@
+/**
+ * Provider error text as the CLI shows it, end to end: the real CLI (a child process) against a
+ * real API and worker whose ext.e2b points at the local E2B fake, with faults injected. The E2B
+ * adapter and SDK layer their messages (`HTTP 409: 409: …`, `Rate limit exceeded, please try
+ * again later - Rate limit exceeded`); human output says each thing once, --json keeps the text
+ * exactly as stored.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startE2bFake, type E2bFake } from "../adapters/e2b/fake/e2b-fake";
+import { ExitCode } from "./errors";
+import { startTestServer, type TestServer } from "./test-server";
+
+const BIN = fileURLToPath(new URL("../bin/sandboxer.mjs", import.meta.url));
+const KEY = "e2b_c11c11c11c11c11c11c11c11c11c11c1";
+
+let fake: E2bFake;
+let server: TestServer;
+let home: string;
+let apiKey: string;
+
+type Result = { code: number | null; stdout: string; stderr: string };
+function cli(args: string[]): Promise<Result> {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: home, HOME: home, NO_COLOR: "1", SANDBOXER_URL: server.url, SANDBOXER_API_KEY: apiKey };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), "sandboxer-provider-text-"));
+  fake = await startE2bFake();
+  server = await startTestServer({ processEnv: { E2B_API_KEY: KEY, SANDBOXER_E2B_API_URL: fake.url, SANDBOXER_E2B_READY_POLL_MS: "50" } });
+  ({ apiKey } = await server.seedTeam("Provider text team", 100_000_000n));
+}, 180_000);
+
+afterAll(async () => {
+  await server?.close();
+  await fake?.close();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
+});
+
+describe("provider error text in human output", { timeout: 90_000 }, () => {
+  it("a 409 from E2B's kill reads `HTTP 409: sandbox is busy`, not `HTTP 409: 409: …`", async () => {
+    const created = await cli(["create", "--profile", "e2b-burst", "--ttl", "2m", "--wait", "--json"]);
+    expect(created.code, created.stderr).toBe(ExitCode.OK);
+    const id = JSON.parse(created.stdout).id as string;
+    fake.inject({ op: "kill", status: 409, times: 2 });
+
+    const destroyed = await cli(["destroy", id, "--wait"]);
+    expect(destroyed.code, destroyed.stderr).toBe(ExitCode.OK);
+    expect(destroyed.stderr).toContain("E2B kill: HTTP 409: sandbox is busy");
+    expect(destroyed.stderr).not.toContain("409: 409");
+
+    const raw = await cli(["get", id, "--json"]);
+    expect(raw.stdout).toContain("HTTP 409: 409: sandbox is busy"); // stored as the provider layers it
+    const human = await cli(["get", id]);
+    expect(human.stdout).toContain("E2B kill: HTTP 409: sandbox is busy");
+    expect(human.stdout).not.toContain("409: 409");
+  });
+
+  it("a 429 on create reads `Rate limit exceeded, please try again later` once, in the error, the failure and the routing", async () => {
+    fake.inject({ op: "create", status: 429, message: "Rate limit exceeded", times: 50 });
+    const r = await cli(["create", "--profile", "e2b-burst", "--ttl", "2m", "--wait", "--timeout", "60s"]);
+    expect(r.code, r.stderr).toBe(ExitCode.SANDBOX_FAILED);
+    expect(r.stderr).toMatch(/^error: sandbox sbx_\w+ failed: no provider could create the sandbox \(ext\.e2b: .*E2B create: HTTP 429: Rate limit exceeded, please try again later\)$/m);
+    for (const text of [r.stdout, r.stderr]) expect(text).not.toContain(" - Rate limit exceeded");
+    // The failure is said once: the state row is just "failed", the reason has its own row.
+    expect(r.stdout).toMatch(/│ state\s+│ failed\s+│/);
+    expect(r.stdout).toMatch(/│ failure\s+│ no provider could create the sandbox/);
+    expect(r.stdout.match(/no provider could create the sandbox/g)).toHaveLength(1);
+
+    const id = /sbx_\w+/.exec(r.stderr)![0];
+    const raw = await cli(["get", id, "--json"]);
+    expect(JSON.parse(raw.stdout).failureReason).toContain("Rate limit exceeded, please try again later - Rate limit exceeded");
+    const human = await cli(["get", id]);
+    expect(human.stdout).toMatch(/│ state\s+│ failed\s+│/);
+    expect(human.stdout).not.toContain(" - Rate limit exceeded");
+    expect(human.stdout).toContain("HTTP 429: Rate limit exceeded, please try again later");
+  });
+});
