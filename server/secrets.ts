@@ -29,7 +29,10 @@ export function parseSecretRef(ref: string): SecretRef | null {
   m = FILE_RE.exec(ref);
   if (m && path.posix.normalize(m[1]!) === m[1]) return { scheme: "file", path: m[1]! };
   m = BAO_RE.exec(ref);
-  if (m && !m[2]!.split("/").includes("..")) return { scheme: "openbao", mount: m[1]!, secretPath: m[2]!, field: m[3]! };
+  // No "." or ".." segment, and no empty one, in the mount or the path: each would make the URL
+  // the client requests differ from the path that was checked against the team's prefix.
+  const dotted = (segments: string[]) => segments.some((p) => p === "." || p === ".." || p === "");
+  if (m && !dotted([m[1]!]) && !dotted(m[2]!.split("/"))) return { scheme: "openbao", mount: m[1]!, secretPath: m[2]!, field: m[3]! };
   return null;
 }
 
