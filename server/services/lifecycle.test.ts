@@ -230,6 +230,41 @@ describe("teardown and metering", () => {
     expect(swept.teardownIds).not.toContain(ready.id);
   });
 
+  // A teardown that fails with anything but not-found did not show the sandbox gone. A team
+  // could make its key fail at the TTL, let the provider forget the sandbox at its own timeout,
+  // and then be billed only to the last sighting: now a later "already gone" bills at least to
+  // the failed attempt, capped at the expiry as always.
+  it("bills at least to a teardown attempt that stopped on auth, capped at the expiry", async () => {
+    const teamId = await seedTeam(rt, 1_000_000n);
+    const ready = await readySandbox(teamId, 60);
+    clock.advance(80_000); // the TTL teardown runs 20 s late
+    await stub().inject("teardown", { kind: "auth", status: 401, message: "invalid api key" });
+    await expect(teardownSandbox(rt, ready.id, "ttl")).rejects.toMatchObject({ name: "PermanentJobError" });
+    clock.advance(100_000);
+    await stub().inject("teardown", { kind: "not_found", status: 404 });
+    await destroySandbox(rt, { teamId, userId: null }, ready.id);
+    await teardownSandbox(rt, ready.id, "requested");
+    const done = await row(ready.id);
+    expect(done.state).toBe("destroyed");
+    expect(done.endedAt).toEqual(done.expiresAt);
+    expect(done.costMicros).toBe(26n * 60n); // not 0 s (ready = last sighting), not 80 s (above the hold)
+  });
+
+  it("bills at least to a teardown attempt that failed and was retried, when the retry finds it gone", async () => {
+    const teamId = await seedTeam(rt, 1_000_000n);
+    const ready = await readySandbox(teamId, 600);
+    clock.advance(30_000);
+    await destroySandbox(rt, { teamId, userId: null }, ready.id);
+    await stub().inject("teardown", { kind: "unavailable", status: 503 });
+    await expect(teardownSandbox(rt, ready.id, "requested")).rejects.toMatchObject({ name: "RetryLaterError" });
+    clock.advance(20_000);
+    await stub().inject("teardown", { kind: "not_found", status: 404 });
+    await teardownSandbox(rt, ready.id, "requested");
+    const done = await row(ready.id);
+    expect(done.state).toBe("destroyed");
+    expect(done.costMicros).toBe(26n * 30n); // to the failed attempt at +30 s; nothing showed it running after
+  });
+
   it("asks for a retry no sooner than Retry-After on 429 and 5xx", async () => {
     const teamId = await seedTeam(rt, 1_000_000n);
     const ready = await readySandbox(teamId, 60);

@@ -549,21 +549,37 @@ export async function teardownSandbox(rt: Runtime, sandboxId: string, reason: "t
       result = { outcome: "already_gone" as const, endedAt: null };
     } else {
       const text = describe(err, credentials);
+      // Anything but not-found (auth, throttling, an outage) did not show the sandbox gone: it
+      // was in our custody, unconfirmed ended, up to now. A later "already gone" (a provider that
+      // forgets a sandbox at its own timeout) bills at least to here; settle caps it at expiry.
+      const failedAt = rt.clock.now();
       if ((isProviderError(err) && !err.retryable) || err instanceof PermanentJobError) {
-        await flagAttention(rt, row, `teardown stopped: ${text}`);
+        await flagAttention(rt, row, `teardown stopped: ${text}`, failedAt);
         throw new PermanentJobError(`teardown stopped: ${text}`);
       }
-      await recordEvent(rt.db, { sandboxId, teamId: row.teamId, kind: "provider_error", extensionId, reason: `teardown failed, will retry: ${text}`, at: rt.clock.now() });
+      await rt.db.execute(
+        sql`with upd as (
+              update ${sandboxes} set last_seen_at = ${billableTo(failedAt)} where id = ${sandboxId} returning id
+            )
+            ${eventsFrom(sql`upd`, { sandboxId, teamId: row.teamId, kind: "provider_error", extensionId, reason: `teardown failed, will retry: ${text}`, at: failedAt })}`,
+      );
       throw new RetryLaterError(text, isProviderError(err) ? err.details.retryAfterMs : undefined);
     }
   }
   await settleSandbox(rt, sandboxId, { outcome: result.outcome, providerEndedAt: result.endedAt, reason: why });
 }
 
-async function flagAttention(rt: Runtime, row: Row, reason: string) {
+/**
+ * `last_seen_at` moved up to `at` (never back): a settle that finds the sandbox already gone
+ * bills at least to it. Used where the provider did not confirm an end at `at`.
+ */
+const billableTo = (at: Date) => sql`greatest(coalesce(last_seen_at, ${ts(at)}), ${ts(at)})`;
+
+/** Flags a sandbox whose teardown a person must fix; `failedAt` is the attempt that could not end it. */
+async function flagAttention(rt: Runtime, row: Row, reason: string, failedAt: Date) {
   const now = rt.clock.now();
   await rt.db.transaction(async (tx) => {
-    await tx.update(sandboxes).set({ attentionReason: reason, updatedAt: now }).where(eq(sandboxes.id, row.id));
+    await tx.update(sandboxes).set({ attentionReason: reason, lastSeenAt: billableTo(failedAt), updatedAt: now }).where(eq(sandboxes.id, row.id));
     await recordEvent(tx, { sandboxId: row.id, teamId: row.teamId, kind: "attention", extensionId: row.extensionId, reason, at: now });
   });
   rt.logger.error({ sandboxId: row.id, extensionId: row.extensionId, reason }, "teardown needs attention");
@@ -589,8 +605,9 @@ export async function settleSandbox(
     const adapter = adapterOrThrow(rt, row.extensionId);
     const spec = specOf(profile);
 
-    // A provider that no longer knows the sandbox cannot say when it ended: bill only up to when
-    // it was last seen running (ready, or a reconciler pass), never for time nobody observed.
+    // A provider that no longer knows the sandbox cannot say when it ended: bill up to when it
+    // was last known in our custody and not confirmed ended — seen running (ready, a reconciler
+    // pass), or a listing or teardown attempt that failed (nothing showed it gone then).
     const knownEnd = end.providerEndedAt ?? (end.outcome === "already_gone" ? (row.lastSeenAt ?? row.readyAt ?? row.startedAt) : null);
     let endedAt = knownEnd && knownEnd < now ? knownEnd : now;
     if (row.expiresAt && endedAt > row.expiresAt) endedAt = row.expiresAt;
