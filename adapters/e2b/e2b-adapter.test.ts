@@ -4,7 +4,7 @@ import { ProviderError, systemClock, type AdapterContext } from "../contract";
 import { describeAdapterConformance } from "../conformance";
 import { createLogger } from "../../server/logger";
 import { parseRatePico } from "../../server/money";
-import { createE2bAdapter, e2bSettingsFrom, SANDBOX_ID_KEY, TAG_KEY, TEAM_ID_KEY } from "./e2b-adapter";
+import { createE2bAdapter, e2bSettingsFrom, SANDBOX_ID_KEY, TAG_KEY, TEAM_ID_KEY, tidySdkMessage } from "./e2b-adapter";
 import { startE2bFake } from "./fake/e2b-fake";
 
 const KEY = "e2b_0123456789abcdef0123456789abcdef";
@@ -90,6 +90,22 @@ describe("e2b adapter through the SDK", () => {
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject(expected);
     expect(fake.requests()).toHaveLength(1);
+  });
+
+  it("says each part of a provider's error once", async () => {
+    const pid = (await provision()).providerSandboxId;
+    fake.inject({ op: "kill", status: 409, sandboxId: pid });
+    const busy = await adapter.teardown(ctx, pid).catch((e: Error) => e);
+    fake.inject({ op: "create", status: 429, retryAfterSeconds: 2 });
+    const throttled = await provision().catch((e: Error) => e);
+    for (const err of [busy, throttled] as Error[]) {
+      expect(err.message).not.toMatch(/HTTP (\d{3}).*: \1:/);
+      expect(err.message).not.toMatch(/(.{12,}) - \1/i);
+    }
+    expect(busy.message).toMatch(/^E2B kill: HTTP 409: \S/);
+    expect(tidySdkMessage("409: sandbox is busy", 409)).toBe("sandbox is busy");
+    expect(tidySdkMessage("Rate limit exceeded, please try again later - Rate limit exceeded", 429)).toBe("Rate limit exceeded, please try again later");
+    expect(tidySdkMessage("bad template - missing field x", 400)).toBe("bad template - missing field x");
   });
 
   it("does not let the SDK retry a 429 with Retry-After on its own", async () => {

@@ -104,7 +104,7 @@ export function toProviderError(err: unknown, op: Op, seen: Observed, timeoutMs:
 
   const providerCode = seen.errorCode ?? `http_${status}`;
   const details = { status, providerCode, retryAfterMs: seen.retryAfterMs };
-  const text = clip(sdkMessage, apiKey);
+  const text = clip(tidySdkMessage(sdkMessage, status), apiKey);
   let kind: ProviderErrorKind;
   if (status === 401 || status === 403) kind = "auth";
   else if (status === 404) kind = "not_found";
@@ -117,6 +117,21 @@ export function toProviderError(err: unknown, op: Op, seen: Observed, timeoutMs:
   const after = seen.retryAfterMs !== undefined ? ` (retry after ${Math.ceil(seen.retryAfterMs / 1000)} s)` : "";
   const what = kind === "auth" ? "the API key was rejected" : text;
   return new ProviderError(kind, `E2B ${op}: HTTP ${status}${after}: ${what}`, details);
+}
+
+/**
+ * The SDK's message without what our own prefix already says: it starts some with the status
+ * ("409: sandbox is busy") and joins others to the body's message, which can repeat it
+ * ("Rate limit exceeded, please try again later - Rate limit exceeded").
+ */
+export function tidySdkMessage(message: string, status: number): string {
+  let text = message.replace(new RegExp(`^${status}:\\s*`), "");
+  const dash = text.lastIndexOf(" - ");
+  if (dash > 0) {
+    const [head, tail] = [text.slice(0, dash).trim(), text.slice(dash + 3).trim()];
+    if (tail && head.toLowerCase().startsWith(tail.toLowerCase())) text = head;
+  }
+  return text;
 }
 
 function apiKeyOf(ctx: AdapterContext): string {
