@@ -1,8 +1,9 @@
 /**
  * Provider error text as the CLI shows it, end to end: the real CLI (a child process) against a
  * real API and worker whose ext.e2b points at the local E2B fake, with faults injected. The E2B
- * adapter and SDK layer their messages (`HTTP 409: 409: …`, `Rate limit exceeded, please try
- * again later - Rate limit exceeded`); human output says each thing once, --json keeps the text
+ * adapter and SDK used to layer their messages (`HTTP 409: 409: …`, `Rate limit exceeded, please try
+ * again later - Rate limit exceeded`); the adapter now says each thing once, and human output also
+ * collapses such repeats in text stored before (or from other providers), --json keeps the text
  * exactly as stored.
  */
 import { spawn } from "node:child_process";
@@ -63,7 +64,9 @@ describe("provider error text in human output", { timeout: 90_000 }, () => {
     expect(destroyed.stderr).not.toContain("409: 409");
 
     const raw = await cli(["get", id, "--json"]);
-    expect(raw.stdout).toContain("HTTP 409: 409: sandbox is busy"); // stored as the provider layers it
+    // The adapter says it once at the source too (adapters/e2b tidySdkMessage), so the API agrees.
+    expect(raw.stdout).toContain("HTTP 409: sandbox is busy");
+    expect(raw.stdout).not.toContain("409: 409");
     const human = await cli(["get", id]);
     expect(human.stdout).toContain("E2B kill: HTTP 409: sandbox is busy");
     expect(human.stdout).not.toContain("409: 409");
@@ -82,7 +85,8 @@ describe("provider error text in human output", { timeout: 90_000 }, () => {
 
     const id = /sbx_\w+/.exec(r.stderr)![0];
     const raw = await cli(["get", id, "--json"]);
-    expect(JSON.parse(raw.stdout).failureReason).toContain("Rate limit exceeded, please try again later - Rate limit exceeded");
+    expect(JSON.parse(raw.stdout).failureReason).toContain("Rate limit exceeded, please try again later");
+    expect(JSON.parse(raw.stdout).failureReason).not.toContain(" - Rate limit exceeded");
     const human = await cli(["get", id]);
     expect(human.stdout).toMatch(/│ state\s+│ failed\s+│/);
     expect(human.stdout).not.toContain(" - Rate limit exceeded");
