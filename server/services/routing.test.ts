@@ -10,6 +10,7 @@ import { startWorkers } from "../../jobs/worker";
 import { configDirWith } from "../testing/fixtures";
 import { createTestRuntime, openTestDb, seedTeam, TestClock, type TestRuntime } from "../testing/harness";
 import { startOpenBaoFake } from "../testing/openbao-fake";
+import { SETTLE_MS } from "./cooldown";
 import { bindCredential, checkCredentials } from "./credentials";
 import { CapacityWait, provisionSandbox, teardownSandbox } from "./lifecycle";
 import { createSandbox, previewCreate } from "./sandboxes";
@@ -88,7 +89,8 @@ describe("fallback routing", () => {
   });
 
   it("falls to the next entry on provider trouble, then cools the failing one down", async () => {
-    const rt = await runtime({ ALPHA_KEY: "alpha-platform-key", SANDBOXER_COOLDOWN_FAILURES: "2" });
+    const clock = new TestClock(new Date());
+    const rt = await runtime({ ALPHA_KEY: "alpha-platform-key", SANDBOXER_COOLDOWN_FAILURES: "2" }, clock);
     const teamId = await seedTeam(rt, 10_000_000n);
     const alpha = stubControl(rt.redis, rt.keyPrefix, "ext.alpha");
     await alpha.inject("provision", { kind: "unavailable", status: 503, message: "down" }, { kind: "unavailable", status: 503, message: "down" });
@@ -100,7 +102,16 @@ describe("fallback routing", () => {
     const secondRow = await provisionOnce(rt, teamId, "fallback");
     expect(secondRow.extensionId).toBe("ext.beta");
 
+    // Two in a row, and no create succeeded on alpha within the settle time: it cools down.
+    clock.advance(SETTLE_MS);
     const createsBefore = await alpha.createCount();
+    const preview = await previewCreate(rt, teamId, "fallback", 60);
+    expect(preview.chosenExtensionId).toBe("ext.beta");
+    expect(preview.candidates.map((c) => c.reason)).toEqual([
+      expect.stringMatching(/^cooling down until .* \(2 failures in a row, last: unavailable: down\)$/),
+      "chosen: first eligible entry of the route not cooling down",
+      "eligible",
+    ]);
     const cooled = await provisionOnce(rt, teamId, "fallback");
     expect(cooled.extensionId).toBe("ext.beta");
     expect(reasonOf(cooled, "ext.alpha")?.reason).toMatch(/^cooling down until .* \(2 failures in a row, last: unavailable: down\)$/);
@@ -232,25 +243,68 @@ describe("BYOK through OpenBao", () => {
 });
 
 describe("cool-downs never fail a request outright", () => {
-  it("waits for the only provider to recover instead of refusing or failing", async () => {
+  it("waits for the only provider to recover instead of refusing or failing, and says so in the route plan", async () => {
     // The cool-down is judged by the runtime's clock, so a slow machine cannot outlast it.
     const clock = new TestClock(new Date());
     const rt = await runtime({ SANDBOXER_COOLDOWN_FAILURES: "1", SANDBOXER_COOLDOWN_MS: "60000" }, clock);
     const teamId = await seedTeam(rt, 10_000_000n);
-    const gamma = stubControl(rt.redis, rt.keyPrefix, "ext.delta");
-    await gamma.inject("provision", { kind: "unavailable", status: 503, message: "blip" });
+    const delta = stubControl(rt.redis, rt.keyPrefix, "ext.delta");
+    await delta.inject("provision", { kind: "unavailable", status: 503, message: "blip" });
     const failedOnce = await createSandbox(rt, { teamId, userId: null }, { profile: "solo", ttlSeconds: 60 });
+    const failedAt = clock.now().getTime();
     await expect(provisionSandbox(rt, failedOnce.id, first)).rejects.toMatchObject({ name: "RetryLaterError" });
+    clock.advance(SETTLE_MS);
 
     // Cooling down now: admission still works, and provisioning waits rather than failing.
     const waiting = await createSandbox(rt, { teamId, userId: null }, { profile: "solo", ttlSeconds: 60 });
+    const until = new Date(failedAt + 60_000).toISOString();
     const preview = await previewCreate(rt, teamId, "solo", 60);
-    expect(preview.candidates[0]?.reason).toMatch(/^chosen|^cooling down/);
-    await expect(provisionSandbox(rt, waiting.id, first)).rejects.toMatchObject({ name: "CapacityWait" });
+    expect(preview.chosenExtensionId).toBe("ext.delta");
+    expect(preview.candidates[0]?.reason).toBe(
+      `chosen: first eligible entry of the route, but cooling down until ${until} (1 failure: unavailable: blip); requests wait in the queue and are tried from ${until}`,
+    );
+    await expect(provisionSandbox(rt, waiting.id, first)).rejects.toMatchObject({ name: "CapacityWait", delayMs: 60_000 - SETTLE_MS });
     expect((await rowOf(rt, waiting.id)).state).toBe("requested");
-    clock.advance(61_000);
+    clock.set(new Date(failedAt + 60_000));
     await provisionSandbox(rt, waiting.id, first);
     expect((await rowOf(rt, waiting.id)).state).toBe("ready");
+  });
+
+  it("cools down once for concurrent failures, escalates only when the create after it fails, and lets the waiting requests through when one succeeds", async () => {
+    const clock = new TestClock(new Date());
+    const rt = await runtime({ SANDBOXER_COOLDOWN_FAILURES: "3", SANDBOXER_COOLDOWN_MS: "30000" }, clock);
+    const teamId = await seedTeam(rt, 100_000_000n);
+    const delta = stubControl(rt.redis, rt.keyPrefix, "ext.delta");
+    const down = { kind: "unavailable" as const, status: 503, message: "down" };
+    const request = () => createSandbox(rt, { teamId, userId: null }, { profile: "solo", ttlSeconds: 60 });
+    const provision = (id: string) => provisionSandbox(rt, id, first).then(() => "done", (err: Error) => err.name);
+
+    // Eight creates in flight fail at the same moment: three trip it, the rest change nothing.
+    await delta.inject("provision", ...Array.from({ length: 8 }, () => down));
+    const burst = await Promise.all(Array.from({ length: 8 }, request));
+    const t0 = clock.now().getTime();
+    expect(await Promise.all(burst.map((s) => provision(s.id)))).toEqual(Array(8).fill("RetryLaterError"));
+    clock.advance(SETTLE_MS);
+    const plan = async () => (await previewCreate(rt, teamId, "solo", 60)).candidates[0]!.reason;
+    expect(await plan()).toMatch(new RegExp(`cooling down until ${new Date(t0 + 30_000).toISOString()} \\(8 failures in a row`));
+    expect(await Promise.all(burst.map((s) => provision(s.id)))).toEqual(Array(8).fill("CapacityWait"));
+
+    // The cool-down ends: one create probes, the others wait for it; it fails, so the next one is twice as long.
+    clock.set(new Date(t0 + 30_000));
+    await delta.inject("provision", down);
+    const results = [];
+    for (const s of burst) results.push(await provision(s.id));
+    expect(results).toEqual(["RetryLaterError", ...Array(7).fill("CapacityWait")]);
+    const t1 = clock.now().getTime();
+    expect(await plan()).toMatch(new RegExp(`cooling down until ${new Date(t1 + 60_000).toISOString()} \\(failed again after its cool-down ended \\(this one 60 s\\)`));
+
+    // Then it recovers: the probe succeeds and every waiting request goes through.
+    clock.set(new Date(t1 + 60_000));
+    expect(await provision(burst[0]!.id)).toBe("done");
+    expect(await plan()).toBe("chosen: first eligible entry of the route");
+    expect(await Promise.all(burst.slice(1).map((s) => provision(s.id)))).toEqual(Array(7).fill("done"));
+    const states = await rt.db.select({ state: sandboxes.state }).from(sandboxes).where(inArray(sandboxes.id, burst.map((s) => s.id)));
+    expect(states.map((r) => r.state)).toEqual(Array(8).fill("ready"));
   });
 });
 

@@ -44,9 +44,13 @@ export function storedResourcesOf(profile: Profile): StoredResources {
  * Walks the profile's route and says, for each extension, whether it can take this request and
  * why not. Credentials are resolved to check they exist; their values are kept only when
  * `keepCredentials` is set (the provision job, which passes them to one adapter call).
+ *
+ * Cool-downs are read last, in the order routing will try the entries. The provision job's plan
+ * (`keepCredentials`) takes the probe of an entry whose cool-down has ended when that entry is the
+ * first it would try; see cooldown.ts.
  */
 export async function planRoute(
-  rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets" | "db" | "redis" | "keyPrefix" | "clock">,
+  rt: Pick<Runtime, "catalog" | "adapters" | "resolveSecrets" | "db" | "redis" | "keyPrefix" | "clock" | "env" | "logger">,
   profile: Profile,
   ttlSeconds: number,
   opts: {
@@ -85,14 +89,13 @@ export async function planRoute(
       candidates.push({ ...base, eligible: false, reason: `${whose} not available: ${resolved.reason}` });
       continue;
     }
-    const cooldown = opts.cooldowns === false ? null : await getCooldown(rt, extId);
     const estimateMicros = adapter.estimateCost(spec, extension.rates(spec.gpuType), ttlSeconds);
     candidates.push({
       extension,
       adapter,
       eligible: true,
-      coolingDown: cooldown,
-      reason: cooldown ? coolingReason(cooldown) : "eligible",
+      coolingDown: null,
+      reason: "eligible",
       estimateMicros,
       credentials: opts.keepCredentials ? resolved.values : undefined,
       credentialSource: source,
@@ -105,10 +108,41 @@ export async function planRoute(
       return a.estimateMicros < b.estimateMicros ? -1 : a.estimateMicros > b.estimateMicros ? 1 : 0;
     });
   }
+  if (opts.cooldowns !== false) {
+    let readyBefore = false;
+    for (const c of candidates) {
+      if (!c.eligible) continue;
+      const claimProbe = opts.keepCredentials === true && !readyBefore;
+      c.coolingDown = await getCooldown(rt, c.extension.id, { claimProbe });
+      if (c.coolingDown) c.reason = coolingReason(c.coolingDown);
+      else readyBefore = true;
+    }
+  }
   return { strategy: profile.strategy, candidates };
 }
 
-export const coolingReason = (c: Cooldown) => `cooling down until ${c.until.toISOString()} (${c.reason})`;
+export const coolingReason = (c: Cooldown) =>
+  c.probing
+    ? `cool-down ended; one create is testing it and the others wait for it to succeed (next check ${c.until.toISOString()}; cooled down after ${c.reason})`
+    : `cooling down until ${c.until.toISOString()} (${c.reason})`;
+
+/**
+ * Why the plan shows an entry as it does, before the worker acts (sandboxes.preview and the
+ * profiles list). The entry it would choose says so, and whether requests are waiting for its
+ * cool-down (only when every eligible entry is cooling down; otherwise another one is chosen).
+ */
+export function planReason(plan: RoutePlan, c: RouteCandidate): string {
+  if (c !== firstChoice(plan)) return c.reason;
+  const how = plan.strategy === "cheapest" ? "cheapest eligible entry" : "first eligible entry of the route";
+  const cd = c.coolingDown;
+  if (!cd) {
+    const passedOver = plan.candidates.slice(0, plan.candidates.indexOf(c)).some((o) => o.eligible && o.coolingDown);
+    return `chosen: ${how}${passedOver ? " not cooling down" : ""}`;
+  }
+  return cd.probing
+    ? `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue meanwhile`
+    : `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue and are tried from ${cd.until.toISOString()}`;
+}
 
 /** The entry routing would take now: the first eligible one not cooling down, else the first eligible. */
 export function firstChoice(plan: RoutePlan): RouteCandidate | null {
