@@ -95,6 +95,9 @@ describe("reconciler", () => {
     expect(report.aborted).toMatch(/listing failed: stub: simulated unavailable|page 2 timed out/);
     expect(report).toMatchObject({ orphansKilled: 0, lost: 0 });
     expect((await row(ready.id)).state).toBe("ready");
+    // A platform listing failing is an outage, not a sighting: the sandbox that ended early keeps
+    // its last real sighting, so it is not billed through the outage.
+    expect((await row(ready.id)).lastSeenAt).toEqual(ready.lastSeenAt);
     expect((await adapter().list(ctx())).map((s) => s.providerSandboxId)).toContain(stray.providerSandboxId);
     const failed = await rt.db.select().from(reconcilerFindings).where(eq(reconcilerFindings.kind, "listing_failed"));
     expect(failed.at(-1)?.action).toBe("pass aborted; nothing killed or marked lost");

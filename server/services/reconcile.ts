@@ -114,8 +114,9 @@ async function recordFinding(rt: Runtime, f: Omit<typeof reconcilerFindings.$inf
  * Each credential set is judged on its own listing:
  * - A listing that fails (at all, or part-way) proves nothing about the sandboxes that set
  *   would list: none of them is killed or marked lost, and the failure is a `listing_failed`
- *   finding for the team(s) whose credentials failed (platform-level for the platform's). Nothing
- *   showed those sandboxes ended either, so they stay billable up to this pass (`lastSeenAt`).
+ *   finding for the team(s) whose credentials failed (platform-level for the platform's). For a
+ *   team's own credentials nothing showed those sandboxes ended either, so they stay billable up
+ *   to this pass (`lastSeenAt`); a platform listing failing (an outage) moves nothing.
  *   Every other set is still reconciled in full.
  * - A row is judged only by the listing of the credentials it was created with (the team's own
  *   for a BYOK sandbox, the platform's otherwise); another team's listing never marks it lost,
@@ -280,9 +281,12 @@ export async function reconcileExtension(rt: Runtime, extensionId: string, opts:
     if (!row.providerSandboxId) continue;
     const own = setOfRow(row);
     if (own === null || !listedOk.has(own)) {
-      // Its credentials could not be listed: nothing showed it ended, so it stays billable at
-      // least to this pass (a later "already gone" bills to here, capped at its expiry).
-      if (!running.has(row.providerSandboxId)) unjudged.push(row.id);
+      // Its credentials could not be listed. A team's own key is the team's to break (and to
+      // use elsewhere to end the sandbox unseen): nothing showed it ended, so it stays billable at
+      // least to this pass (a later "already gone" bills to here, capped at its expiry). A
+      // platform key failing is a provider outage the team had no part in: such a sandbox keeps
+      // its last real sighting, so one that ended during the outage is not billed through it.
+      if (!running.has(row.providerSandboxId) && row.credentialSource === "team") unjudged.push(row.id);
       if (own === null && row.credentialSource !== "team") platformUnjudged++;
       continue;
     }
