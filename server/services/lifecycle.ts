@@ -411,6 +411,15 @@ async function tryCandidate(
     outcomes.set(extensionId, { outcome: "failed", reason: `at its create-rate limit (${candidate.extension.limits.creates_per_second}/s)` });
     return new CapacityWait(rateWaitMs);
   }
+  // The hold was sized at create time for the entries eligible then; an entry that became
+  // eligible since (a key bound while the request waited) may cost more. Grow the hold first, so
+  // the debit can never exceed it, or pass this entry over.
+  const needed = candidate.estimateMicros ?? 0n;
+  if (needed > row.holdMicros && !(await growHoldForRoute(rt, row, needed, extensionId))) {
+    const reason = `insufficient credits for its estimate ($${formatMicros(needed)}; $${formatMicros(row.holdMicros)} held)`;
+    outcomes.set(extensionId, { outcome: "failed", reason });
+    return new Error(reason);
+  }
   // Record the choice before calling the provider, so a crash mid-create is followed by adoption.
   const admitted = (await admit(rt, row, candidate, now, "shared")) ?? (await admit(rt, row, candidate, now, "exclusive"));
   if (admitted === false) {
@@ -453,6 +462,46 @@ async function tryCandidate(
     }
     return isProviderError(err) ? err : new Error(reason);
   }
+}
+
+/**
+ * Grows a waiting request's hold to `needed` (the estimate of the entry routing is about to try),
+ * under the row lock: true when the hold now covers it, false when the team's available credit
+ * cannot. The ledger key names the target, so a retried job grows it once.
+ */
+async function growHoldForRoute(rt: Runtime, row: Row, needed: bigint, extensionId: string): Promise<boolean> {
+  return rt.db.transaction(async (tx) => {
+    const [locked] = await tx.select().from(sandboxes).where(eq(sandboxes.id, row.id)).for("update");
+    if (!locked || !["requested", "provisioning"].includes(locked.state)) return false;
+    const growth = needed - locked.holdMicros;
+    if (growth > 0n) {
+      const held = await tx
+        .update(teamCredits)
+        .set({ heldMicros: sql`${teamCredits.heldMicros} + ${growth}`, updatedAt: sql`now()` })
+        .where(and(eq(teamCredits.teamId, row.teamId), sql`${teamCredits.balanceMicros} - ${teamCredits.heldMicros} >= ${growth}`))
+        .returning({ teamId: teamCredits.teamId });
+      if (held.length === 0) return false;
+      await appendLedger(tx, {
+        teamId: row.teamId,
+        kind: "hold_grow",
+        amountMicros: growth,
+        sandboxId: row.id,
+        idempotencyKey: `hold_grow:${row.id}:route:${extensionId}:${needed}`,
+        note: `routing to ${extensionId}`,
+      });
+      await tx.update(sandboxes).set({ holdMicros: needed, estimateMicros: needed, updatedAt: rt.clock.now() }).where(eq(sandboxes.id, row.id));
+      await recordEvent(tx, {
+        sandboxId: row.id,
+        teamId: row.teamId,
+        kind: "hold_grown",
+        extensionId,
+        reason: `hold grew by $${formatMicros(growth)} to $${formatMicros(needed)}: ${extensionId}'s estimate is above what was held`,
+        at: rt.clock.now(),
+      });
+    }
+    row.holdMicros = growth > 0n ? needed : locked.holdMicros;
+    return true;
+  });
 }
 
 async function storeDecision(
