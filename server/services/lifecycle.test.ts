@@ -214,6 +214,18 @@ describe("teardown and metering", () => {
     expect(done.costMicros).toBe(26n * 30n);
   });
 
+  it("records as lost a sandbox the provider had already ended when a destroy was asked for", async () => {
+    const teamId = await seedTeam(rt, 1_000_000n);
+    const ready = await readySandbox(teamId, 600);
+    await stub().endEarly(ready.providerSandboxId!, new Date(ready.startedAt!.getTime() + 30_000));
+    clock.advance(60_000);
+    await destroySandbox(rt, { teamId, userId: null }, ready.id);
+    await teardownSandbox(rt, ready.id, "requested");
+    const done = await row(ready.id);
+    expect(done.state).toBe("lost");
+    expect(done.costMicros).toBe(26n * 30n);
+  });
+
   it("stops on an auth error, flags the sandbox and leaves the ledger open", async () => {
     const teamId = await seedTeam(rt, 1_000_000n);
     const ready = await readySandbox(teamId, 60);

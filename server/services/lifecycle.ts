@@ -661,7 +661,15 @@ export async function settleSandbox(
     let endedAt = knownEnd && knownEnd < now ? knownEnd : now;
     if (row.expiresAt && endedAt > row.expiresAt) endedAt = row.expiresAt;
     if (endedAt < row.startedAt) endedAt = row.startedAt;
-    const endedEarly = end.outcome === "already_gone" && row.expiresAt !== null && endedAt.getTime() < row.expiresAt.getTime() - 1000 && !row.destroyRequestedAt;
+    // Gone before anyone asked: before its expiry, and before any destroy request. A provider that
+    // says when it ended (Modal) shows whether a destroy found it already ended (then the destroy
+    // did not end it: lost); one that only answers not-found (E2B) leaves that open, and a
+    // requested destroy counts as done, as before.
+    const endedBeforeAsked = row.destroyRequestedAt
+      ? end.providerEndedAt !== null && endedAt.getTime() < row.destroyRequestedAt.getTime() - 1000
+      : true;
+    const endedEarly =
+      end.outcome === "already_gone" && row.expiresAt !== null && endedAt.getTime() < row.expiresAt.getTime() - 1000 && endedBeforeAsked;
     const finalState: SandboxState = end.forceState ?? (endedEarly ? "lost" : "destroyed");
     const lostReason = end.forceState ? end.reason : "the provider ended it before its TTL";
 
