@@ -640,6 +640,11 @@ async function flagAttention(rt: Runtime, row: Row, reason: string, failedAt: Da
  * (invariant 3). Billing runs from the provider start to the confirmed end, capped at the
  * expiry the hold was sized for.
  */
+/** 8997 → "8.997 s": exact, in the unit the rates are quoted in. */
+function secondsText(ms: number): string {
+  return `${(ms / 1000).toFixed(3).replace(/\.?0+$/, "")} s`;
+}
+
 export async function settleSandbox(
   rt: Runtime,
   sandboxId: string,
@@ -712,8 +717,8 @@ export async function settleSandbox(
     // one round trip, not for the whole settle.
     const reason =
       finalState === "lost"
-        ? `lost (${lostReason}); billed $${formatMicros(cost)} for ${meter.durationMs} ms`
-        : `${end.reason}; billed $${formatMicros(cost)} for ${meter.durationMs} ms`;
+        ? `lost: ${lostReason}; billed $${formatMicros(cost)} for ${secondsText(meter.durationMs)}`
+        : `${end.reason}; billed $${formatMicros(cost)} for ${secondsText(meter.durationMs)}`;
     await tx.execute(
       sql`with debit as (
             insert into ${creditLedger} (id, team_id, kind, amount_micros, sandbox_id, idempotency_key)

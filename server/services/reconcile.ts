@@ -300,7 +300,7 @@ export async function reconcileExtension(rt: Runtime, extensionId: string, opts:
     await settleSandbox(rt, row.id, {
       outcome: "already_gone",
       providerEndedAt: ended && ended > lastSeen ? ended : lastSeen,
-      reason: "the provider no longer has it (found by the reconciler)",
+      reason: "the provider no longer has it; found by the reconciler",
       forceState: "lost",
     });
     await recordFinding(rt, {
