@@ -95,9 +95,9 @@ describe("e2b adapter through the SDK", () => {
   it("says each part of a provider's error once", async () => {
     const pid = (await provision()).providerSandboxId;
     fake.inject({ op: "kill", status: 409, sandboxId: pid });
-    const busy = await adapter.teardown(ctx, pid).catch((e: Error) => e);
+    const busy = await adapter.teardown(ctx, pid).then(() => new Error("teardown succeeded"), (e: Error) => e);
     fake.inject({ op: "create", status: 429, retryAfterSeconds: 2 });
-    const throttled = await provision().catch((e: Error) => e);
+    const throttled = await provision().then(() => new Error("create succeeded"), (e: Error) => e);
     for (const err of [busy, throttled] as Error[]) {
       expect(err.message).not.toMatch(/HTTP (\d{3}).*: \1:/);
       expect(err.message).not.toMatch(/(.{12,}) - \1/i);
