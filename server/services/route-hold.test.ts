@@ -1,11 +1,12 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stubControl } from "../../adapters/saas-stub/stub-adapter";
 import { creditLedger, sandboxes, usageRecords } from "../../db/schema";
 import { configDirWith } from "../testing/fixtures";
 import { createTestRuntime, openTestDb, seedTeam, type TestRuntime } from "../testing/harness";
 import { getBalance } from "./credits";
 import { provisionSandbox, teardownSandbox } from "./lifecycle";
-import { createSandbox } from "./sandboxes";
+import { createSandbox, getSandbox } from "./sandboxes";
 
 /**
  * A request held for the entries eligible when it was made, then routed to a dearer entry that
@@ -87,6 +88,26 @@ describe("the hold when routing picks a dearer entry than the one it was sized f
     const balance = await getBalance(after.db, teamId);
     expect(balance.heldMicros).toBe(0n);
     expect(balance.balanceMicros).toBe(10_000_000n - 60_000n);
+  });
+
+  it("shows the estimate of the provider that took it, not the hold sized for a dearer one", async () => {
+    const teamId = await seedTeam(after, 10_000_000n);
+    const created = await createSandbox(
+      after,
+      { teamId, userId: null },
+      { profile: "profile.two", ttlSeconds: 600 },
+    );
+    expect(created.estimateMicros).toBe("60000"); // both eligible: sized for ext.dear
+    await stubControl(after.redis, after.keyPrefix, "ext.dear").inject("provision", {
+      kind: "unavailable",
+      status: 503,
+      message: "down",
+    });
+    await provisionSandbox(after, created.id, first);
+    const view = await getSandbox(after, teamId, created.id);
+    expect(view.extensionId).toBe("ext.cheap");
+    expect(view.holdMicros).toBe("60000");
+    expect(view.estimateMicros).toBe("6000");
   });
 
   it("passes the dearer entry over, saying why, when the team cannot cover its estimate", async () => {

@@ -21,6 +21,20 @@ export function costSoFarMicros(rt: Pick<Runtime, "catalog" | "adapters" | "cloc
   return adapter.meterActual({ spec, rates: ext.rates(spec.gpuType), startedAt: row.startedAt, endedAt: end }).costMicros;
 }
 
+/**
+ * The estimate for the provider that took the sandbox, at its current TTL. Before routing has
+ * chosen one it is the estimate the hold was sized for (the dearest eligible entry).
+ */
+export function chosenEstimateMicros(rt: Pick<Runtime, "catalog" | "adapters">, row: SandboxRow): bigint {
+  if (!row.extensionId) return row.estimateMicros;
+  const ext = rt.catalog.extensions.get(row.extensionId);
+  const adapter = rt.adapters.get(row.extensionId);
+  const profile = rt.catalog.profiles.get(row.profileId);
+  if (!ext || !adapter || !profile) return row.estimateMicros;
+  const spec = specOf(profile);
+  return adapter.estimateCost(spec, ext.rates(spec.gpuType), row.ttlSeconds);
+}
+
 /** The API's view of a sandbox: JSON-safe (money as integer micro-dollar strings, ISO times). */
 export function toSandboxView(rt: Pick<Runtime, "catalog" | "adapters" | "clock">, row: SandboxRow) {
   return {
@@ -39,7 +53,7 @@ export function toSandboxView(rt: Pick<Runtime, "catalog" | "adapters" | "clock"
     endedAt: iso(row.endedAt),
     destroyRequestedAt: iso(row.destroyRequestedAt),
     holdMicros: row.holdMicros.toString(),
-    estimateMicros: row.estimateMicros.toString(),
+    estimateMicros: chosenEstimateMicros(rt, row).toString(),
     costMicros: row.costMicros?.toString() ?? null,
     costSoFarMicros: costSoFarMicros(rt, row)?.toString() ?? null,
     rateCardVersion: row.rateCardVersion,
