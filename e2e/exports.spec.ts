@@ -45,6 +45,22 @@ test("a finance user downloads CSV and FOCUS exports from the console", async ({
   await expect(page.getByRole("heading", { name: "Exports", level: 1 })).toBeVisible();
   await expect(page.getByRole("heading", { name: "fin-hub delivery" })).toBeVisible();
 
+  // The filters are the registry's extensions and profiles, so a wrong value cannot be typed;
+  // an impossible range is said in words beside the field and nothing is asked of the API.
+  const extension = page.getByLabel("Extension");
+  await expect(extension.locator('option[value="ext.saas-stub"]')).toHaveCount(1);
+  const profile = page.getByLabel("Profile");
+  await expect(profile.locator('option[value="profile.burst-sandbox"]')).toHaveCount(1);
+  const to = page.getByLabel("To");
+  const toValue = await to.inputValue();
+  await to.fill("2000-01-01");
+  await expect(to).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByText("The end date is before the start date.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Export CSV" })).toBeDisabled();
+  await expect(page.getByText(/`from`|must be before/)).toHaveCount(0);
+  await to.fill(toValue);
+  await expect(to).not.toHaveAttribute("aria-invalid", "true");
+
   const csv = await exportAndDownload(page, "CSV");
   expect(csv.bytes.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
   const row = csv.rows.find((r) => r.sandbox_id === sandboxId);
@@ -79,6 +95,12 @@ test("a member cannot export: no controls, and the API and download refuse", asy
   await page.goto("/exports");
   await expect(page.getByText("Your role cannot export usage")).toBeVisible();
   await expect(page.getByRole("button", { name: /Export (CSV|FOCUS)/ })).toHaveCount(0);
+  // Usage has no side door: the same rule and words there.
+  await page.goto("/usage");
+  await expect(page.getByTestId("usage-export-refused")).toContainText(
+    "Your role cannot export usage.",
+  );
+  await expect(page.getByRole("button", { name: "Export CSV" })).toHaveCount(0);
 
   const start = await page.request.post("/api/trpc/usage.export", { data: { format: "csv" } });
   expect(start.status()).toBe(403);

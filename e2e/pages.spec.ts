@@ -1,10 +1,15 @@
 import { expect, test } from "@playwright/test";
 import { pageAs, screenshot } from "./helpers";
-import { users } from "./seed";
+import { storageStateOf, users } from "./seed";
 
-test("the sign-in page and a wrong password", async ({ page }, testInfo) => {
+test("the sign-in page, a wrong password, and a deep link that survives signing in", async ({
+  page,
+}, testInfo) => {
   await page.goto("/sandboxes");
-  await expect(page).toHaveURL(/\/sign-in$/);
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fsandboxes$/);
+  // A page opened while signed out is where signing in lands.
+  await page.goto("/usage?from=2026-01-01&to=2026-01-07");
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fusage%3Ffrom%3D2026-01-01%26to%3D2026-01-07$/);
   await page.getByLabel("Email").fill(users.ownerA.email);
   await page.getByLabel("Password").fill("not-the-password");
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -12,6 +17,10 @@ test("the sign-in page and a wrong password", async ({ page }, testInfo) => {
     "Email or password is incorrect.",
   );
   await screenshot(page, testInfo, "sign-in");
+  await page.getByLabel("Password").fill(users.ownerA.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/usage\?from=2026-01-01&to=2026-01-07$/);
+  await expect(page.getByLabel("From")).toHaveValue("2026-01-01");
 });
 
 test("an owner's main pages, an API key shown once, and switching teams", async ({
@@ -29,7 +38,7 @@ test("an owner's main pages, an API key shown once, and switching teams", async 
   await expect(page.getByLabel("Amount (USD)")).toHaveAttribute("aria-invalid", "true");
   await page.getByLabel("Amount (USD)").fill("10");
   await page.getByRole("button", { name: "Add credits" }).click();
-  await expect(page.getByText(/Added \$10\. Balance is now/)).toBeVisible();
+  await expect(page.getByText(/Added \$10\.00\. Balance is now \$[\d,]+\.\d\d/)).toBeVisible();
   await screenshot(page, testInfo, "credits-owner");
 
   await page.goto("/usage");
@@ -39,6 +48,20 @@ test("an owner's main pages, an API key shown once, and switching teams", async 
   await page.goto("/settings/members");
   await expect(page.getByRole("table", { name: "Members" })).toContainText(users.financeA.email);
   await screenshot(page, testInfo, "settings-members");
+  // A role select saves at once, and says so.
+  const financeRole = page.getByLabel(`Role of ${users.financeA.email}`);
+  await financeRole.selectOption("admin");
+  await expect(page.getByTestId("member-change")).toHaveText(
+    `${users.financeA.name} is now admin.`,
+  );
+  await financeRole.selectOption("finance");
+  await expect(page.getByTestId("member-change")).toHaveText(
+    `${users.financeA.name} is now finance.`,
+  );
+
+  // Signed in already: the sign-up page sends you on, as the sign-in page does.
+  await page.goto("/sign-up");
+  await expect(page).toHaveURL(/\/sandboxes$/);
 
   await page.goto("/settings/registry");
   await expect(page.getByRole("table", { name: "Profiles" })).toContainText(
@@ -59,6 +82,8 @@ test("an owner's main pages, an API key shown once, and switching teams", async 
   await page.getByRole("button", { name: "I have saved it" }).click();
   await page.reload();
   await expect(page.getByRole("table", { name: "API keys" })).toContainText("e2e-key");
+  // Only the key's first characters are stored; with the time it was made they tell keys apart.
+  await expect(page.getByTestId("api-key-start").first()).toHaveText(/^sbxk_.… · \d{4}-.* UTC$/);
   expect(await page.content()).not.toContain(key);
   await page.getByRole("button", { name: "Revoke e2e-key" }).click();
   await page.getByRole("alertdialog").getByRole("button", { name: "Revoke key" }).click();
@@ -100,6 +125,80 @@ test("a new person signs up, creates a team and lands on an empty sandboxes list
   await expect(page.getByRole("button", { name: /Team: Nora's Lab/ })).toBeVisible();
   await expect(page.getByText("No sandboxes yet")).toBeVisible();
   await expect(page.getByTestId("current-role")).toHaveText("owner");
+
+  // No credits yet: Create is disabled with the reason, and an owner is pointed at Credits
+  // rather than told to ask an admin.
+  await page.getByRole("link", { name: "Create a sandbox" }).click();
+  await expect(page.getByTestId("preview-short")).toContainText("Not enough credits");
+  await expect(page.getByRole("button", { name: "Create sandbox" })).toBeDisabled();
+  await expect(page.locator("#create-blocked")).toContainText("Not enough credits");
+  await expect(page.getByRole("link", { name: "Top up on Credits" })).toHaveAttribute(
+    "href",
+    "/credits",
+  );
+  await expect(page.getByText(/Ask an (owner or )?admin/)).toHaveCount(0);
+});
+
+test("at 390 px no page scrolls sideways and the menu has every page; at 1280 px tables fit", async ({
+  browser,
+}, testInfo) => {
+  const pages = [
+    "/sandboxes",
+    "/sandboxes/new",
+    "/credits",
+    "/usage",
+    "/exports",
+    "/settings/members",
+    "/settings/registry",
+  ];
+  const context = await browser.newContext({
+    storageState: storageStateOf(users.ownerA),
+    viewport: { width: 390, height: 844 },
+  });
+  const phone = await context.newPage();
+  for (const path of pages) {
+    await phone.goto(path);
+    await expect(phone.locator("h1").first()).toBeVisible();
+    await phone.waitForLoadState("networkidle");
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    expect(width, `${path} at 390 px`).toBeLessThanOrEqual(390);
+  }
+  await screenshot(phone, testInfo, "narrow-registry");
+  // The sidebar's pages, team and account are in a menu below the md breakpoint.
+  await phone.getByRole("button", { name: "Open menu" }).click();
+  const menu = phone.getByRole("dialog");
+  for (const name of ["Sandboxes", "Credits", "Usage", "Exports", "Settings"])
+    await expect(menu.getByRole("link", { name })).toBeVisible();
+  await expect(menu.getByTestId("current-role")).toHaveText("owner");
+  await expect(menu.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await screenshot(phone, testInfo, "narrow-menu");
+  await menu.getByRole("link", { name: "Exports" }).click();
+  await expect(phone).toHaveURL(/\/exports$/);
+  await expect(phone.getByRole("dialog")).toHaveCount(0);
+  await context.close();
+
+  // At 1280 px every table fits its card: nothing is cut off behind a sideways scroll.
+  const wide = await browser.newContext({
+    storageState: storageStateOf(users.ownerA),
+    viewport: { width: 1280, height: 900 },
+  });
+  const desk = await wide.newPage();
+  const widePages = ["/sandboxes", "/credits", "/usage", "/exports", "/settings/members"];
+  for (const path of widePages) {
+    await desk.goto(path);
+    await expect(desk.locator("h1").first()).toBeVisible();
+    await desk.waitForLoadState("networkidle");
+    const overflowing = await desk.evaluate(() =>
+      [...document.querySelectorAll("table")]
+        .map((t) => t.parentElement!)
+        .filter((box) => box.scrollWidth > box.clientWidth + 1)
+        .map((box) => box.querySelector("table")!.getAttribute("aria-label")),
+    );
+    expect(overflowing, `tables cut off on ${path} at 1280 px`).toEqual([]);
+    const width = await desk.evaluate(() => document.documentElement.scrollWidth);
+    expect(width, `${path} at 1280 px`).toBeLessThanOrEqual(1280);
+  }
+  await wide.close();
 });
 
 test("a failing API shows a plain message and a retry, never the server's text", async ({

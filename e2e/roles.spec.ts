@@ -76,6 +76,30 @@ test("finance sees usage and credits, has no create or destroy control, and a di
   await expect(page.getByRole("table", { name: "Usage records" })).toHaveCount(0);
   await page.getByRole("button", { name: "Last 30 days" }).click();
   await expect(page.getByTestId("usage-total-cost")).toHaveText(/^\$\d/);
+  // The range is in the address: a reload keeps it, Back returns to the one before, and the
+  // range a bare /usage shows is one of the presets.
+  await page.getByRole("button", { name: "Last 7 days" }).click();
+  await expect(page).toHaveURL(/\/usage\?from=\d{4}-\d{2}-\d{2}&to=\d{4}-\d{2}-\d{2}$/);
+  await page.reload();
+  await expect(page.getByRole("button", { name: "Last 7 days" })).toHaveAttribute(
+    "aria-pressed",
+    "true",
+  );
+  await page.goBack();
+  await expect(page.getByRole("button", { name: "Last 30 days" })).toHaveAttribute(
+    "aria-pressed",
+    "true",
+  );
+  await page.goto("/usage");
+  await expect(page.getByRole("button", { name: "Last 30 days" })).toHaveAttribute(
+    "aria-pressed",
+    "true",
+  );
+
+  // Finance changes nobody's role: no empty actions column on Members.
+  await page.goto("/settings/members");
+  await expect(page.getByRole("table", { name: "Members" })).toContainText(users.financeA.email);
+  await expect(page.getByRole("columnheader")).toHaveCount(4);
 
   await page.getByRole("link", { name: "Credits" }).click();
   await expect(page.getByTestId("credits-balance")).toHaveText(/^\$\d/);

@@ -18,9 +18,20 @@ test("a member creates a sandbox, watches it become ready, extends and destroys 
   await expect(page.getByTestId("preview-after-hold")).toHaveText(/^\$\d/);
   await screenshot(page, testInfo, "create-sandbox");
 
-  await page.getByRole("button", { name: "Create sandbox" }).click();
+  // A double click creates one sandbox: the button stays pending from the first click until the
+  // new sandbox's page has replaced the form, and the form's idempotency key covers a retry.
+  const before = await trpcQuery<SandboxList>(page.request, "sandboxes.list", { limit: 200 });
+  const creates: string[] = [];
+  page.on("request", (r) => {
+    if (r.url().includes("/api/trpc/sandboxes.create")) creates.push(r.postData() ?? "");
+  });
+  await page.getByRole("button", { name: "Create sandbox" }).dblclick();
   await expect(page).toHaveURL(/\/sandboxes\/sbx_[a-z0-9]+$/);
   const id = page.url().split("/").pop()!;
+  expect(creates).toHaveLength(1);
+  expect(creates[0]).toMatch(/"idempotencyKey":"[0-9a-f-]{36}"/);
+  const after = await trpcQuery<SandboxList>(page.request, "sandboxes.list", { limit: 200 });
+  expect(after.items.length).toBe(before.items.length + 1);
 
   // A marker on window survives only if the page is never reloaded.
   await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
@@ -32,9 +43,16 @@ test("a member creates a sandbox, watches it become ready, extends and destroys 
   await expect(page.getByRole("table", { name: "Routing decision" })).toContainText("chosen");
   await screenshot(page, testInfo, "sandbox-detail-ready");
 
+  // burst-sandbox allows at most an hour: +1 hour on a 5-minute sandbox is offered disabled, with
+  // the reason, rather than left to fail.
+  await expect(page.getByRole("option", { name: /\+1 hour/ })).toBeDisabled();
+  await expect(page.getByTestId("extend-limit")).toContainText("at most 1h 00m");
   await page.getByLabel("Extend by").selectOption("300");
   await page.getByRole("button", { name: "Extend", exact: true }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Extended" })).toContainText("600s");
+  // The same duration format as the Lifetime card.
+  await expect(page.getByRole("status").filter({ hasText: "Extended" })).toContainText(
+    "the TTL is now 10m 00s",
+  );
   await expect(page.locator('[data-event-kind="extended"]')).toBeVisible();
 
   await page.getByRole("button", { name: "Destroy", exact: true }).click();
@@ -58,6 +76,25 @@ test("a member creates a sandbox, watches it become ready, extends and destroys 
   await expect(row).toHaveCount(0);
   await page.getByLabel("State").selectOption("destroyed");
   await expect(row).toBeVisible();
+  // Each filter change is a history entry, and a reload keeps the filter.
+  await page.goBack();
+  await expect(page).toHaveURL(/state=active/);
+  await expect(page.getByLabel("State")).toHaveValue("active");
+  await page.reload();
+  await expect(page.getByLabel("State")).toHaveValue("active");
+
+  // A filter value the list does not know is ignored and said so in plain words, not sent to
+  // the API to come back as a validation error that no retry can fix.
+  await page.goto("/sandboxes?state=bogus");
+  await expect(page.getByTestId("ignored-filters")).toHaveText(
+    "State “bogus” in the address is not known here, so it is ignored.",
+  );
+  await expect(page.getByLabel("State")).toHaveValue("");
+  await expect(row).toBeVisible();
+  await expect(page.getByText(/Invalid option|expected one of/)).toHaveCount(0);
+  await page.getByRole("button", { name: "Remove from the address" }).click();
+  await expect(page).toHaveURL(/\/sandboxes$/);
+  await expect(page.getByTestId("ignored-filters")).toHaveCount(0);
 });
 
 test("a TTL above the profile maximum shows the error beside the field and creates nothing", async ({
@@ -75,9 +112,11 @@ test("a TTL above the profile maximum shows the error beside the field and creat
   await page.getByRole("button", { name: "Create sandbox" }).click();
 
   await expect(ttl).toHaveAttribute("aria-invalid", "true");
-  const describedBy = await ttl.getAttribute("aria-describedby");
-  const error = page.locator(`[id="${describedBy}"]`);
+  // The error first, then the hint with the default and maximum, which stays on screen.
+  const [errorId, hintId] = (await ttl.getAttribute("aria-describedby"))!.split(" ");
+  const error = page.locator(`[id="${errorId}"]`);
   await expect(error).toHaveText(/above profile\.burst-sandbox's maximum of 3600s/);
+  await expect(page.locator(`[id="${hintId}"]`)).toContainText("maximum 3600s");
   // Beside the field: directly under the input, not in a banner elsewhere on the page.
   const [inputBox, errorBox] = [await ttl.boundingBox(), await error.boundingBox()];
   expect(errorBox!.y - (inputBox!.y + inputBox!.height)).toBeLessThan(24);
@@ -90,7 +129,7 @@ test("a TTL above the profile maximum shows the error beside the field and creat
   // and the estimate panel points at that highlighted field rather than at nothing.
   await ttl.fill("12x");
   await expect(ttl).toHaveAttribute("aria-invalid", "true");
-  await expect(page.locator(`[id="${await ttl.getAttribute("aria-describedby")}"]`)).toHaveText(
+  await expect(page.locator(`[id="${errorId}"]`)).toHaveText(
     "Enter a whole number of seconds above 0.",
   );
   await expect(page.getByText("Fix the highlighted field to see the estimate.")).toBeVisible();

@@ -1,9 +1,13 @@
-import { formatMicros, parseRatePico } from "@/server/money";
+import { formatMicros, parseDollarsToMicros, parseRatePico } from "@/server/money";
+
+/** The one minus sign money is shown with (the ledger's debits, a shortfall after a hold). */
+export const MINUS = "\u2212";
 
 /**
  * Money arrives as integer micro-dollar strings. Formatting goes through formatMicros (bigint,
  * exact) and only trims trailing zeros beyond the cents, so "$0.000123" stays visible and
- * "$100.00" does not show six zeros.
+ * "$100.00" does not show six zeros. Negative amounts take the minus sign (U+2212), as the
+ * ledger writes debits: "−$0.50".
  */
 export function formatMoney(micros: string | null | undefined): string {
   if (micros === null || micros === undefined || micros === "") return "—";
@@ -17,7 +21,25 @@ export function formatMoney(micros: string | null | undefined): string {
   const [whole = "0", frac = ""] = (negative ? exact.slice(1) : exact).split(".");
   const trimmed = frac.replace(/0+$/, "").padEnd(2, "0");
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return `${negative ? "-" : ""}$${grouped}.${trimmed}`;
+  return `${negative ? MINUS : ""}$${grouped}.${trimmed}`;
+}
+
+/** A dollar amount typed by a person ("7.5", "$0.1") in the same form, or null if it is not one. */
+export function formatDollarsInput(dollars: string): string | null {
+  try {
+    return formatMoney(parseDollarsToMicros(dollars).toString());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A chart axis tick (a float of dollars, approximate by nature) in the same form as every other
+ * amount: at least cents, "$1.50" not "$1.5".
+ */
+export function formatMoneyTick(dollars: number): string {
+  if (!Number.isFinite(dollars)) return "";
+  return formatMoney(String(Math.round(dollars * 1_000_000)));
 }
 
 /** Subtracts micro-dollar strings exactly. */

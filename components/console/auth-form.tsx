@@ -112,7 +112,7 @@ export function AuthForm({ mode, next }: { mode: Mode; next?: string }) {
           <p className="text-center text-sm text-muted-foreground">
             {signIn ? "No account yet? " : "Already have an account? "}
             <Link
-              href={signIn ? "/sign-up" : "/sign-in"}
+              href={`${signIn ? "/sign-up" : "/sign-in"}${next ? `?next=${encodeURIComponent(safeNext(next))}` : ""}`}
               className="font-medium text-foreground underline underline-offset-4"
             >
               {signIn ? "Sign up" : "Sign in"}

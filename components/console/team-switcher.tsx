@@ -17,8 +17,11 @@ import {
 import { authClient } from "@/lib/auth-client";
 import { useConsole } from "./console-context";
 
-/** Switches the session's active team (Better Auth organization) and reloads server data. */
-export function TeamSwitcher() {
+/**
+ * Switches the session's active team (Better Auth organization) and reloads server data.
+ * `onSwitched` runs once the switch is done (the small-screen menu closes itself).
+ */
+export function TeamSwitcher({ onSwitched }: { onSwitched?: () => void }) {
   const { team, teams } = useConsole();
   const router = useRouter();
   const queryClient = useQueryClient();
@@ -40,6 +43,7 @@ export function TeamSwitcher() {
     router.push("/sandboxes");
     router.refresh();
     setSwitching(false);
+    onSwitched?.();
   }
 
   return (
@@ -50,16 +54,17 @@ export function TeamSwitcher() {
             variant="outline"
             className="w-full justify-between"
             aria-label={`Team: ${team?.name ?? "none"}. Switch team`}
+            title={team?.name}
             disabled={switching}
           >
             <span className="truncate">{team?.name ?? "No team"}</span>
             <ChevronsUpDown className="opacity-60" aria-hidden />
           </Button>
         </DropdownMenuTrigger>
-        <DropdownMenuContent align="start" className="w-56">
+        <DropdownMenuContent align="start" className="w-64 max-w-[calc(100vw-2rem)]">
           <DropdownMenuLabel>Your teams</DropdownMenuLabel>
           {teams.map((t) => (
-            <DropdownMenuItem key={t.id} onSelect={() => void switchTo(t.id)}>
+            <DropdownMenuItem key={t.id} onSelect={() => void switchTo(t.id)} title={t.name}>
               <Check className={t.id === team?.id ? "opacity-100" : "opacity-0"} aria-hidden />
               <span className="flex-1 truncate">{t.name}</span>
               <span className="text-xs text-muted-foreground">{t.role}</span>

@@ -15,7 +15,7 @@ import {
   TableHeader,
   TableRow,
 } from "@/components/ui/table";
-import { formatMoney, formatTime } from "@/lib/format";
+import { formatMoney, formatTime, MINUS } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
 
 const kindLabel: Record<
@@ -30,7 +30,7 @@ const kindLabel: Record<
   hold: { label: "hold", variant: "outline", sign: "" },
   hold_grow: { label: "hold grown", variant: "outline", sign: "" },
   hold_release: { label: "hold released", variant: "secondary", sign: "" },
-  debit: { label: "debit", variant: "destructive", sign: "−" },
+  debit: { label: "debit", variant: "destructive", sign: MINUS },
 };
 
 /** Every credit movement, newest first, in cursor pages. Holds move no money; debits and top-ups do. */

@@ -8,7 +8,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
-import { formatMoney } from "@/lib/format";
+import { formatDollarsInput, formatMoney } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
 
 const newKey = () => crypto.randomUUID();
@@ -34,9 +34,8 @@ export function TopUpForm() {
         note: note.trim() || undefined,
         idempotencyKey: key,
       });
-      setDone(
-        `Added $${amount.trim().replace(/^\$/, "")}. Balance is now ${formatMoney(res.balanceMicros)}.`,
-      );
+      const added = formatDollarsInput(amount) ?? `$${amount.trim().replace(/^\$/, "")}`;
+      setDone(`Added ${added}. Balance is now ${formatMoney(res.balanceMicros)}.`);
       setAmount("");
       setNote("");
       setKey(newKey());

@@ -10,7 +10,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Field } from "@/components/ui/field";
-import { Input } from "@/components/ui/input";
+import { Input, NativeSelect } from "@/components/ui/input";
 import {
   Table,
   TableBody,
@@ -20,7 +20,8 @@ import {
   TableRow,
 } from "@/components/ui/table";
 import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
-import { formatMoney, formatTime } from "@/lib/format";
+import { formatMoney, formatTime, shortId } from "@/lib/format";
+import { canExportUsage, EXPORT_REFUSED } from "@/lib/roles";
 import { useTRPC } from "@/lib/trpc";
 import { FinHubBatches } from "./fin-hub-batches";
 
@@ -30,10 +31,6 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const dayAfter = (day: string) =>
   new Date(new Date(`${day}T00:00:00Z`).getTime() + DAY_MS).toISOString();
 
-/** Mirrors canExportUsage (server/auth/roles.ts); the API enforces it regardless. */
-const canExport = (role: string | null) =>
-  role === "owner" || role === "admin" || role === "finance";
-
 const FORMATS = {
   csv: { label: "CSV", hint: "One row per usage record; opens in spreadsheets (UTF-8 with BOM)." },
   focus: { label: "FOCUS 1.2", hint: "FinOps FOCUS 1.2 columns plus ours prefixed x_ (UTF-8)." },
@@ -42,14 +39,7 @@ type Format = keyof typeof FORMATS;
 
 export function ExportsView() {
   const { role } = useConsole();
-  if (!canExport(role)) {
-    return (
-      <Alert>
-        Your role cannot export usage. Finance exports are for the team&apos;s owners, admins and
-        finance members; ask one of them.
-      </Alert>
-    );
-  }
+  if (!canExportUsage(role)) return <Alert>{EXPORT_REFUSED}</Alert>;
   return (
     <div className="grid gap-6">
       <NewExportForm />
@@ -68,16 +58,27 @@ function NewExportForm() {
   const [profile, setProfile] = useState("");
   const [error, setError] = useState<SafeError | null>(null);
   const start = useMutation(trpc.usage.export.mutationOptions());
+  // The filters offer only what the registry knows, so a typo cannot make an empty file.
+  const registry = useQuery(trpc.registry.list.queryOptions(undefined, { staleTime: 5 * 60_000 }));
+  // Said beside the field as soon as the range is impossible, before anything is asked of the API.
+  const fromError = !from ? "Choose a start date." : undefined;
+  const toError = !to
+    ? "Choose an end date."
+    : from && to < from
+      ? "The end date is before the start date."
+      : undefined;
+  const rangeInvalid = Boolean(fromError || toError);
 
   async function submit(format: Format) {
     setError(null);
+    if (rangeInvalid) return;
     try {
       await start.mutateAsync({
         format,
         from: `${from}T00:00:00.000Z`,
         to: dayAfter(to),
-        extension: extension.trim() || undefined,
-        profile: profile.trim() || undefined,
+        extension: extension || undefined,
+        profile: profile || undefined,
       });
       await queryClient.invalidateQueries({ queryKey: trpc.usage.exports.queryKey() });
     } catch (err) {
@@ -99,25 +100,47 @@ function NewExportForm() {
       <CardContent>
         <form onSubmit={onSubmit} noValidate className="grid gap-4">
           <div className="flex flex-wrap items-start gap-4">
-            <Field label="From" error={fieldError(error, "from")} className="w-44">
-              <Input type="date" value={from} max={to} onChange={(e) => setFrom(e.target.value)} />
-            </Field>
-            <Field label="To" error={fieldError(error, "to")} className="w-44">
-              <Input type="date" value={to} onChange={(e) => setTo(e.target.value)} />
-            </Field>
-            <Field label="Extension (optional)" className="w-52">
+            <Field label="From" error={fromError ?? fieldError(error, "from")} className="w-44">
               <Input
-                placeholder="ext.saas-stub"
-                value={extension}
-                onChange={(e) => setExtension(e.target.value)}
+                type="date"
+                value={from}
+                max={to}
+                onChange={(e) => {
+                  setFrom(e.target.value);
+                  setError(null);
+                }}
               />
             </Field>
-            <Field label="Profile (optional)" className="w-52">
+            <Field label="To" error={toError ?? fieldError(error, "to")} className="w-44">
               <Input
-                placeholder="burst-sandbox"
-                value={profile}
-                onChange={(e) => setProfile(e.target.value)}
+                type="date"
+                value={to}
+                min={from}
+                onChange={(e) => {
+                  setTo(e.target.value);
+                  setError(null);
+                }}
               />
+            </Field>
+            <Field label="Extension" error={fieldError(error, "extension")} className="w-52">
+              <NativeSelect value={extension} onChange={(e) => setExtension(e.target.value)}>
+                <option value="">All extensions</option>
+                {(registry.data?.extensions ?? []).map((x) => (
+                  <option key={x.id} value={x.id}>
+                    {x.name} ({shortId(x.id)})
+                  </option>
+                ))}
+              </NativeSelect>
+            </Field>
+            <Field label="Profile" error={fieldError(error, "profile")} className="w-52">
+              <NativeSelect value={profile} onChange={(e) => setProfile(e.target.value)}>
+                <option value="">All profiles</option>
+                {(registry.data?.profiles ?? []).map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.name} ({shortId(p.id)})
+                  </option>
+                ))}
+              </NativeSelect>
             </Field>
           </div>
           <div className="flex flex-wrap gap-2">
@@ -126,7 +149,7 @@ function NewExportForm() {
                 key={f}
                 type="button"
                 variant={f === "csv" ? "default" : "outline"}
-                disabled={start.isPending}
+                disabled={start.isPending || rangeInvalid}
                 onClick={() => void submit(f)}
                 title={FORMATS[f].hint}
               >
@@ -134,7 +157,7 @@ function NewExportForm() {
               </Button>
             ))}
           </div>
-          {error && !fieldError(error, "from") && !fieldError(error, "to") ? (
+          {error && !["from", "to", "extension", "profile"].some((f) => fieldError(error, f)) ? (
             <p role="alert" className="text-sm text-destructive">
               {error.message}
             </p>
@@ -199,11 +222,13 @@ function ExportJobs() {
                 <TableRow key={e.id} data-export-id={e.id} data-status={e.status}>
                   <TableCell className="text-xs">{formatTime(e.createdAt)}</TableCell>
                   <TableCell>{FORMATS[e.format].label}</TableCell>
-                  <TableCell className="text-xs">
-                    {e.filter.from?.slice(0, 10) ?? "start"} →{" "}
-                    {e.filter.to ? isoDay(new Date(e.filter.to).getTime() - 1) : "now"}
-                    {e.filter.extension ? ` · ${e.filter.extension}` : ""}
-                    {e.filter.profile ? ` · ${e.filter.profile}` : ""}
+                  <TableCell className="min-w-40 whitespace-normal text-xs">
+                    <span className="whitespace-nowrap">
+                      {e.filter.from?.slice(0, 10) ?? "start"} →{" "}
+                      {e.filter.to ? isoDay(new Date(e.filter.to).getTime() - 1) : "now"}
+                    </span>
+                    {e.filter.extension ? ` · ${shortId(e.filter.extension)}` : ""}
+                    {e.filter.profile ? ` · ${shortId(e.filter.profile)}` : ""}
                   </TableCell>
                   <TableCell>
                     <div className="grid gap-1">
@@ -224,7 +249,9 @@ function ExportJobs() {
                         </div>
                       ) : null}
                       {e.status === "failed" && e.error ? (
-                        <p className="max-w-xs text-xs text-destructive">{e.error}</p>
+                        <p className="max-w-xs whitespace-normal text-xs text-destructive">
+                          {e.error}
+                        </p>
                       ) : null}
                     </div>
                   </TableCell>

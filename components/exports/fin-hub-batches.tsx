@@ -185,7 +185,7 @@ export function FinHubBatches() {
                     {b.attempts}
                     {b.requeueCount ? ` (requeued ${b.requeueCount}×)` : ""}
                   </TableCell>
-                  <TableCell className="max-w-xs text-xs text-destructive">
+                  <TableCell className="min-w-48 max-w-xs whitespace-normal text-xs text-destructive [overflow-wrap:anywhere]">
                     {b.lastError ?? ""}
                   </TableCell>
                   <TableCell className="text-right">

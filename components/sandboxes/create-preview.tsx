@@ -3,6 +3,7 @@
 import type { UseQueryResult } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { CheckCircle2, CircleSlash, CornerDownRight } from "lucide-react";
+import Link from "next/link";
 import { LoadingRows } from "@/components/console/states";
 import { Alert } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
@@ -16,7 +17,7 @@ import {
   TableRow,
 } from "@/components/ui/table";
 import { toSafeError } from "@/lib/errors";
-import { formatMoney, shortId, subtractMicros } from "@/lib/format";
+import { formatDuration, formatMoney, shortId, subtractMicros } from "@/lib/format";
 import type { AppRouter } from "@/server/trpc/root";
 
 type Out = inferRouterOutputs<AppRouter>;
@@ -48,10 +49,13 @@ export function CreatePreview({
   preview,
   balance,
   hasInputError,
+  canTopUp,
 }: {
   preview: UseQueryResult<Preview, unknown>;
   balance: UseQueryResult<Balance, unknown>;
   hasInputError: boolean;
+  /** Owners and admins top up themselves; everyone else asks one of them. */
+  canTopUp: boolean;
 }) {
   const p = preview.data;
   const after =
@@ -63,7 +67,7 @@ export function CreatePreview({
         <CardTitle>Estimate and routing</CardTitle>
         <CardDescription>
           {p
-            ? `Strategy "${p.strategy}" over the profile's route, for ${p.ttlSeconds}s.`
+            ? `Strategy "${p.strategy}" over the profile's route, for ${formatDuration(p.ttlSeconds)}.`
             : "What each eligible provider would cost for this TTL."}
         </CardDescription>
       </CardHeader>
@@ -82,7 +86,7 @@ export function CreatePreview({
               <TableHeader>
                 <TableRow>
                   <TableHead>Provider</TableHead>
-                  <TableHead>Estimate</TableHead>
+                  <TableHead className="text-right">Estimate</TableHead>
                   <TableHead>Routing</TableHead>
                   <TableHead>Why</TableHead>
                 </TableRow>
@@ -91,13 +95,13 @@ export function CreatePreview({
                 {p.candidates.map((c) => (
                   <TableRow key={c.extensionId} data-extension={c.extensionId}>
                     <TableCell className="font-medium">{shortId(c.extensionId)}</TableCell>
-                    <TableCell className="tabular-nums">
+                    <TableCell className="text-right tabular-nums">
                       {c.estimateMicros ? formatMoney(c.estimateMicros) : "—"}
                     </TableCell>
                     <TableCell>
                       <Verdict c={c} chosen={p.chosenExtensionId} />
                     </TableCell>
-                    <TableCell className="whitespace-normal text-xs text-muted-foreground">
+                    <TableCell className="min-w-48 whitespace-normal text-xs text-muted-foreground [overflow-wrap:anywhere]">
                       {c.eligible && c.extensionId !== p.chosenExtensionId
                         ? "eligible; used if the chosen provider fails"
                         : c.reason}
@@ -139,8 +143,18 @@ export function CreatePreview({
               time the sandbox actually runs.
             </p>
             {short ? (
-              <Alert variant="destructive">
-                Not enough credits for this hold. Ask an admin to top up, or choose a shorter TTL.
+              <Alert variant="destructive" data-testid="preview-short">
+                Not enough credits for this hold.{" "}
+                {canTopUp ? (
+                  <>
+                    <Link href="/credits" className="font-medium underline underline-offset-4">
+                      Top up on the Credits page
+                    </Link>
+                    , or choose a shorter TTL.
+                  </>
+                ) : (
+                  "Ask an owner or admin of your team to top up, or choose a shorter TTL."
+                )}
               </Alert>
             ) : null}
           </>

@@ -2,14 +2,16 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useEffect, useState, type FormEvent } from "react";
+import Link from "next/link";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useConsole } from "@/components/console/console-context";
 import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Field } from "@/components/ui/field";
 import { Input, NativeSelect } from "@/components/ui/input";
 import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
-import { formatDuration } from "@/lib/format";
+import { formatDuration, subtractMicros } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
 import { CreatePreview } from "./create-preview";
 
@@ -45,6 +47,15 @@ export function CreateSandboxForm({
   const profile = profiles.find((p) => p.id === profileId);
   const [ttlText, setTtlText] = useState(String(profile?.ttl.defaultSeconds ?? 300));
   const [submitError, setSubmitError] = useState<SafeError | null>(null);
+  // One key per form: a double click or a retried request returns the same sandbox instead of
+  // creating another (the server keeps the first sandbox made with a key).
+  const [idempotencyKey] = useState(() => crypto.randomUUID());
+  // From the first submit until the new sandbox's page replaces this one: the create call
+  // returning is not the end, the navigation is. A ref, because two clicks can land before React
+  // re-renders the disabled button.
+  const submitting = useRef(false);
+  const [navigating, setNavigating] = useState(false);
+  const { can } = useConsole();
 
   const ttlNumber = /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText) : NaN; // digits only: not 1e3, 0x10
   const ttlLocalError =
@@ -64,6 +75,14 @@ export function CreateSandboxForm({
   );
   const balance = useQuery(trpc.credits.balance.queryOptions());
   const create = useMutation(trpc.sandboxes.create.mutationOptions());
+  // The hold of the estimate on screen against what the team has: short means the server would
+  // refuse, so Create is disabled with the reason instead.
+  const afterHold =
+    previewCurrent && preview.data && balance.data
+      ? subtractMicros(balance.data.availableMicros, preview.data.holdMicros)
+      : null;
+  const shortOfCredits = afterHold !== null && afterHold.startsWith("-");
+  const pending = create.isPending || navigating;
 
   const previewError = preview.isError ? toSafeError(preview.error) : null;
   // Routing already says nothing can run it: submitting would only be refused.
@@ -82,6 +101,7 @@ export function CreateSandboxForm({
 
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
+    if (submitting.current) return;
     setSubmitError(null);
     if (ttlLocalError) {
       setSubmitError({
@@ -92,13 +112,21 @@ export function CreateSandboxForm({
       });
       return;
     }
+    submitting.current = true;
     try {
       // Limits (e.g. the profile's maximum TTL) are the server's to judge: it says which field.
-      const created = await create.mutateAsync({ profile: profileId, ttlSeconds: ttlNumber });
+      const created = await create.mutateAsync({
+        profile: profileId,
+        ttlSeconds: ttlNumber,
+        idempotencyKey,
+      });
+      // Stays pending until the sandbox's page replaces this form (which unmounts it).
+      setNavigating(true);
       await queryClient.invalidateQueries({ queryKey: trpc.sandboxes.list.queryKey() });
       await queryClient.invalidateQueries({ queryKey: trpc.credits.pathKey() });
       router.push(`/sandboxes/${created.id}`);
     } catch (err) {
+      submitting.current = false;
       setSubmitError(toSafeError(err));
     }
   }
@@ -162,12 +190,30 @@ export function CreateSandboxForm({
                 : ""}
             </p>
           ) : null}
-          <Button type="submit" disabled={create.isPending || !profileId || noProvider}>
-            {create.isPending ? "Creating…" : "Create sandbox"}
+          <Button
+            type="submit"
+            disabled={pending || !profileId || noProvider || shortOfCredits}
+            aria-describedby={shortOfCredits || noProvider ? "create-blocked" : undefined}
+          >
+            {pending ? "Creating…" : "Create sandbox"}
           </Button>
           {noProvider ? (
-            <p className="text-xs text-muted-foreground" role="status">
+            <p id="create-blocked" className="text-xs text-muted-foreground" role="status">
               No provider on this profile&apos;s route can take it right now; see why beside.
+            </p>
+          ) : shortOfCredits ? (
+            <p id="create-blocked" className="text-xs text-muted-foreground" role="status">
+              Not enough credits for this hold.{" "}
+              {can.admin ? (
+                <>
+                  <Link href="/credits" className="font-medium text-foreground underline">
+                    Top up on Credits
+                  </Link>{" "}
+                  or choose a shorter TTL.
+                </>
+              ) : (
+                "Ask an owner or admin to top up, or choose a shorter TTL."
+              )}
             </p>
           ) : null}
         </CardContent>
@@ -176,6 +222,7 @@ export function CreateSandboxForm({
         preview={preview}
         balance={balance}
         hasInputError={Boolean(ttlError || profileError)}
+        canTopUp={can.admin}
       />
     </form>
   );

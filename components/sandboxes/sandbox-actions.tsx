@@ -19,6 +19,7 @@ import { Button } from "@/components/ui/button";
 import { NativeSelect } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { toSafeError, type SafeError } from "@/lib/errors";
+import { formatDuration, shortId } from "@/lib/format";
 import { isTerminal } from "@/lib/sandbox-states";
 import { useTRPC } from "@/lib/trpc";
 import type { SandboxDetailData } from "./sandbox-detail";
@@ -35,7 +36,7 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const { can } = useConsole();
-  const [by, setBy] = useState(EXTEND_CHOICES[0]!.seconds);
+  const [chosen, setBy] = useState<number | null>(null);
   const [error, setError] = useState<SafeError | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const refresh = async () => {
@@ -59,10 +60,27 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
   if (!showActions) return null;
   const destroying = sandbox.state === "destroying" || sandbox.destroyRequestedAt !== null;
   const ext = registry.data?.extensions.find((x) => x.id === sandbox.extensionId);
+  const profile = registry.data?.profiles.find((p) => p.id === sandbox.profileId);
+  // The API refuses a TTL above the lower of the profile's and the provider's maximum: offer
+  // only what fits, and say why the rest is not offered.
+  const maxTtl = ext && profile ? Math.min(profile.ttl.maxSeconds, ext.limits.maxTtlSeconds) : null;
+  const room = maxTtl === null ? null : maxTtl - sandbox.ttlSeconds;
+  const fits = (seconds: number) => room === null || seconds <= room;
+  const by =
+    chosen !== null && fits(chosen)
+      ? chosen
+      : (EXTEND_CHOICES.find((c) => fits(c.seconds))?.seconds ?? null);
+  const maxNote =
+    maxTtl !== null
+      ? `${shortId(sandbox.profileId)} on ${ext?.name ?? shortId(sandbox.extensionId)} allows a TTL of at most ${formatDuration(maxTtl)}`
+      : "";
   const cannotExtend =
     ext && !ext.limits.canExtend
       ? `${ext.name} cannot extend a running sandbox; create a new one with a longer TTL.`
-      : null;
+      : by === null
+        ? `This sandbox is at its maximum TTL: ${maxNote}. Create a new one to keep working.`
+        : null;
+  const someTooLong = by !== null && EXTEND_CHOICES.some((c) => !fits(c.seconds));
 
   return (
     <div className="flex flex-col items-end gap-1">
@@ -76,8 +94,9 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
               setError(null);
               setNotice(null);
               try {
+                if (by === null) return;
                 const res = await extend.mutateAsync({ id: sandbox.id, bySeconds: by });
-                setNotice(`Extended: the TTL is now ${res.ttlSeconds}s.`);
+                setNotice(`Extended: the TTL is now ${formatDuration(res.ttlSeconds)}.`);
               } catch (err) {
                 setError(toSafeError(err));
               }
@@ -90,17 +109,24 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
               <NativeSelect
                 id="extend-by"
                 className="w-36"
-                value={by}
+                value={by ?? ""}
                 onChange={(e) => setBy(Number(e.target.value))}
                 disabled={cannotExtend !== null}
                 aria-invalid={error ? true : undefined}
                 aria-describedby={
-                  cannotExtend ? "extend-unavailable" : error ? "extend-error" : undefined
+                  cannotExtend
+                    ? "extend-unavailable"
+                    : error
+                      ? "extend-error"
+                      : someTooLong
+                        ? "extend-limit"
+                        : undefined
                 }
               >
                 {EXTEND_CHOICES.map((c) => (
-                  <option key={c.seconds} value={c.seconds}>
+                  <option key={c.seconds} value={c.seconds} disabled={!fits(c.seconds)}>
                     {c.label}
+                    {fits(c.seconds) ? "" : " (over the maximum)"}
                   </option>
                 ))}
               </NativeSelect>
@@ -108,7 +134,7 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
             <Button
               type="submit"
               variant="outline"
-              disabled={extend.isPending || cannotExtend !== null}
+              disabled={extend.isPending || cannotExtend !== null || by === null}
               aria-describedby={cannotExtend ? "extend-unavailable" : undefined}
             >
               <Clock aria-hidden /> {extend.isPending ? "Extending…" : "Extend"}
@@ -155,6 +181,16 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
           className="max-w-md text-right text-xs text-muted-foreground"
         >
           {cannotExtend}
+        </p>
+      ) : null}
+      {someTooLong && !cannotExtend && sandbox.state === "ready" && !destroying ? (
+        <p
+          id="extend-limit"
+          data-testid="extend-limit"
+          className="max-w-md text-right text-xs text-muted-foreground"
+        >
+          Longer extensions are not offered: {maxNote}, and this one is{" "}
+          {formatDuration(sandbox.ttlSeconds)} already.
         </p>
       ) : null}
       {error ? (

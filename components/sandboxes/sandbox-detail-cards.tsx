@@ -35,7 +35,7 @@ export function RoutingCard({ routing }: { routing: SandboxDetailData["routing"]
               <TableRow>
                 <TableHead>Provider</TableHead>
                 <TableHead>Outcome</TableHead>
-                <TableHead>Estimate</TableHead>
+                <TableHead className="text-right">Estimate</TableHead>
                 <TableHead>Reason</TableHead>
               </TableRow>
             </TableHeader>
@@ -46,10 +46,10 @@ export function RoutingCard({ routing }: { routing: SandboxDetailData["routing"]
                   <TableCell>
                     <Badge variant={outcomeVariant[c.outcome]}>{c.outcome}</Badge>
                   </TableCell>
-                  <TableCell className="tabular-nums">
+                  <TableCell className="text-right tabular-nums">
                     {c.estimateMicros ? formatMoney(c.estimateMicros) : "—"}
                   </TableCell>
-                  <TableCell className="whitespace-normal text-xs text-muted-foreground">
+                  <TableCell className="min-w-48 whitespace-normal text-xs text-muted-foreground [overflow-wrap:anywhere]">
                     {c.reason}
                   </TableCell>
                 </TableRow>

@@ -2,17 +2,9 @@
 
 import { Field } from "@/components/ui/field";
 import { NativeSelect } from "@/components/ui/input";
+import type { Filters } from "@/lib/sandbox-list-query";
 import { SANDBOX_STATES } from "@/lib/sandbox-states";
 import { shortId } from "@/lib/format";
-
-export type Filters = { state: string; profile: string; extension: string };
-
-/** "active" is every non-terminal state: what most people want to see first. */
-export function statesFor(state: string): string[] | undefined {
-  if (!state) return undefined;
-  if (state === "active") return ["requested", "provisioning", "ready", "destroying"];
-  return [state];
-}
 
 export function SandboxFilters({
   value,

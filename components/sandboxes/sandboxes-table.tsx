@@ -6,18 +6,20 @@ import {
   flexRender,
   getCoreRowModel,
   useReactTable,
+  type RowData,
 } from "@tanstack/react-table";
 import type { inferRouterOutputs } from "@trpc/server";
 import { Plus } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useSearchParams } from "next/navigation";
-import { useMemo, useState } from "react";
+import { useMemo } from "react";
 import { useConsole } from "@/components/console/console-context";
 import { TtlCountdown, useNow } from "@/components/console/countdown";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
 import { StateBadge } from "@/components/console/state-badge";
+import { Alert } from "@/components/ui/alert";
 import { Button, buttonVariants } from "@/components/ui/button";
-import { CursorPager } from "@/components/ui/cursor-pager";
+import { Pager } from "@/components/ui/cursor-pager";
 import {
   Table,
   TableBody,
@@ -30,15 +32,47 @@ import { formatMoney, formatTime, shortId } from "@/lib/format";
 import { isTerminal } from "@/lib/sandbox-states";
 import { useTRPC } from "@/lib/trpc";
 import type { AppRouter } from "@/server/trpc/root";
-import { SandboxFilters, statesFor, type Filters } from "./sandbox-filters";
+import { parseListQuery, statesFor, type Filters } from "@/lib/sandbox-list-query";
+import { writeQuery } from "@/lib/url-query";
+import { SandboxFilters } from "./sandbox-filters";
+
+declare module "@tanstack/react-table" {
+  interface ColumnMeta<TData extends RowData, TValue> {
+    /** Right-aligned, tabular figures (money). */
+    numeric?: boolean;
+  }
+}
+
+const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 type Sandbox = inferRouterOutputs<AppRouter>["sandboxes"]["list"]["items"][number];
 const PAGE_SIZE = 25;
 const col = createColumnHelper<Sandbox>();
 
+/** Which cursor each page of a listing was reached from, so Previous works after a reload. */
+const PREVIOUS_KEY = "sandboxes-list:previous";
+function readPrevious(): Record<string, string> {
+  try {
+    return JSON.parse(sessionStorage.getItem(PREVIOUS_KEY) ?? "{}") as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+function rememberPrevious(listing: string, cursor: string, previous: string) {
+  try {
+    const all = readPrevious();
+    all[`${listing}|${cursor}`] = previous;
+    sessionStorage.setItem(PREVIOUS_KEY, JSON.stringify(all));
+  } catch {
+    // Storage full or off: Previous then goes back to the first page.
+  }
+}
+
 /**
- * The team's sandboxes, newest first. Filters live in the URL (shareable, Back works); the list polls every 2 s while a row on screen is still changing, every 30 s on
- * the first page otherwise (to pick up sandboxes made elsewhere), and never in a hidden tab.
+ * The team's sandboxes, newest first. Filters and the page live in the URL (shareable, reload
+ * keeps them, Back undoes each change); the list polls every 2 s while a row on screen is still
+ * changing, every 30 s on the first page otherwise (to pick up sandboxes made elsewhere), and
+ * never in a hidden tab.
  */
 export function SandboxesTable({
   profiles,
@@ -51,24 +85,17 @@ export function SandboxesTable({
   const { can } = useConsole();
   const pathname = usePathname();
   const params = useSearchParams();
-  const filters: Filters = {
-    state: params.get("state") ?? "",
-    profile: params.get("profile") ?? "",
-    extension: params.get("extension") ?? "",
-  };
-  // The cursors of the pages before this one (each page starts after the previous page's last
-  // id). Kept in memory, not the URL: thousands of pages deep it would not fit in one.
-  const [trail, setTrail] = useState<string[]>([]);
-  const cursor = trail.at(-1);
+  const { filters, cursor, page, ignored } = parseListQuery(params, profiles, extensions);
+  // The page is in the URL as the id it starts after (each page starts after the previous
+  // page's last id) and its number; which cursor led to it is remembered for the tab, since
+  // thousands of pages deep the whole trail would not fit in an address.
+  const listing = `${filters.state}|${filters.profile}|${filters.extension}`;
 
-  const setFilters = (next: Filters) => {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(next)) if (v) q.set(k, v);
-    setTrail([]);
-    // The native history API updates useSearchParams without a server round trip (Next.js
-    // integrates it into its router), so the filter applies at once.
-    window.history.replaceState(null, "", q.size ? `${pathname}?${q}` : pathname);
-  };
+  const go = (next: Filters, at?: { cursor: string; page: number }) =>
+    writeQuery(pathname, { ...next, cursor: at?.cursor, page: at?.page }, "push");
+  const setFilters = (next: Filters) => go(next);
+  const clearIgnored = () =>
+    writeQuery(pathname, { ...filters, cursor, page: cursor ? page : undefined }, "replace");
 
   const input = {
     state: statesFor(filters.state) as Sandbox["state"][] | undefined,
@@ -123,7 +150,8 @@ export function SandboxesTable({
       col.accessor((s) => s.costMicros ?? s.costSoFarMicros, {
         id: "cost",
         header: "Cost so far",
-        cell: (c) => <span className="tabular-nums">{formatMoney(c.getValue())}</span>,
+        cell: (c) => formatMoney(c.getValue()),
+        meta: { numeric: true },
       }),
     ],
     [now],
@@ -138,6 +166,20 @@ export function SandboxesTable({
   const filtered = Boolean(filters.state || filters.profile || filters.extension);
   return (
     <div className="grid gap-4">
+      {ignored.length > 0 ? (
+        <Alert className="flex flex-wrap items-center justify-between gap-2">
+          <span data-testid="ignored-filters">
+            {upperFirst(ignored.join(" and "))} in the address{" "}
+            {ignored.length === 1
+              ? "is not known here, so it is"
+              : "are not known here, so they are"}{" "}
+            ignored.
+          </span>
+          <Button variant="outline" size="sm" onClick={clearIgnored}>
+            Remove from the address
+          </Button>
+        </Alert>
+      ) : null}
       <SandboxFilters
         value={filters}
         onChange={setFilters}
@@ -182,7 +224,10 @@ export function SandboxesTable({
               {table.getHeaderGroups().map((hg) => (
                 <TableRow key={hg.id}>
                   {hg.headers.map((h) => (
-                    <TableHead key={h.id}>
+                    <TableHead
+                      key={h.id}
+                      className={h.column.columnDef.meta?.numeric ? "text-right" : undefined}
+                    >
                       {flexRender(h.column.columnDef.header, h.getContext())}
                     </TableHead>
                   ))}
@@ -193,7 +238,12 @@ export function SandboxesTable({
               {table.getRowModel().rows.map((row) => (
                 <TableRow key={row.id} data-sandbox-id={row.original.id}>
                   {row.getVisibleCells().map((cell) => (
-                    <TableCell key={cell.id}>
+                    <TableCell
+                      key={cell.id}
+                      className={
+                        cell.column.columnDef.meta?.numeric ? "text-right tabular-nums" : undefined
+                      }
+                    >
                       {flexRender(cell.column.columnDef.cell, cell.getContext())}
                     </TableCell>
                   ))}
@@ -208,11 +258,27 @@ export function SandboxesTable({
           Live updates paused: the server did not answer. Retrying…
         </p>
       ) : null}
-      <CursorPager
+      <Pager
         label="Pagination"
-        trail={trail}
-        setTrail={setTrail}
-        nextCursor={query.data?.nextCursor}
+        page={page}
+        onBack={
+          cursor
+            ? () => {
+                const previous = readPrevious()[`${listing}|${cursor}`];
+                // Not known (a shared link, another tab): back to the first page.
+                go(filters, previous ? { cursor: previous, page: page - 1 } : undefined);
+              }
+            : null
+        }
+        onForward={
+          query.data?.nextCursor
+            ? () => {
+                const next = query.data.nextCursor!;
+                rememberPrevious(listing, next, page > 1 && cursor ? cursor : "");
+                go(filters, { cursor: next, page: page + 1 });
+              }
+            : null
+        }
         backLabel="Previous"
         forwardLabel="Next"
       />

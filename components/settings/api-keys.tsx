@@ -127,7 +127,7 @@ export function ApiKeys() {
                 placeholder="e.g. ci-pipeline"
               />
             </Field>
-            <Button type="submit" className="mt-6" disabled={create.isPending}>
+            <Button type="submit" className="sm:mt-6" disabled={create.isPending}>
               <KeyRound aria-hidden /> {create.isPending ? "Creating…" : "Create key"}
             </Button>
           </form>
@@ -164,9 +164,8 @@ export function ApiKeys() {
               <TableHeader>
                 <TableRow>
                   <TableHead>Name</TableHead>
-                  <TableHead>Key</TableHead>
+                  <TableHead>Key · created</TableHead>
                   <TableHead>Owner</TableHead>
-                  <TableHead>Created</TableHead>
                   <TableHead>Last used</TableHead>
                   <TableHead>
                     <span className="sr-only">Actions</span>
@@ -177,13 +176,16 @@ export function ApiKeys() {
                 {keys.data.map((k) => (
                   <TableRow key={k.id}>
                     <TableCell className="font-medium">{k.name ?? "(unnamed)"}</TableCell>
-                    <TableCell className="font-mono text-xs">
-                      {k.start ? `${k.start}…` : "—"}
+                    {/* Only the key's first characters are stored (`start`: the sbxk_ prefix and
+                        one more), so two keys can begin alike; with the time it was created the
+                        line tells them apart. */}
+                    <TableCell className="text-xs" data-testid="api-key-start">
+                      <span className="font-mono">{k.start ? `${k.start}…` : "—"}</span>
+                      <span className="text-muted-foreground"> · {formatTime(k.createdAt)}</span>
                     </TableCell>
                     <TableCell className="text-xs">
                       {k.ownerId === user.id ? "you" : (k.ownerEmail ?? "—")}
                     </TableCell>
-                    <TableCell className="text-xs">{formatTime(k.createdAt)}</TableCell>
                     <TableCell className="text-xs">
                       {k.lastRequest ? formatTime(k.lastRequest) : "never"}
                     </TableCell>

@@ -58,6 +58,8 @@ export function Members() {
   const [newRole, setNewRole] = useState<Role>("member");
   const [addError, setAddError] = useState<SafeError | null>(null);
   const [rowError, setRowError] = useState<string | null>(null);
+  // What the last change in the table did, said where it happened (a role select saves at once).
+  const [rowDone, setRowDone] = useState<string | null>(null);
   const [added, setAdded] = useState<string | null>(null);
   // Only an owner hands out the owner role; the server enforces the same rule.
   const grantable = ROLES.filter((r) => r.id !== "owner" || myRole === "owner");
@@ -104,7 +106,7 @@ export function Members() {
                   ))}
                 </NativeSelect>
               </Field>
-              <Button type="submit" className="mt-6" disabled={add.isPending || !email.trim()}>
+              <Button type="submit" className="sm:mt-6" disabled={add.isPending || !email.trim()}>
                 <UserPlus aria-hidden /> {add.isPending ? "Adding…" : "Add member"}
               </Button>
             </form>
@@ -128,6 +130,11 @@ export function Members() {
         </CardHeader>
         <CardContent className="grid gap-3">
           {rowError ? <Alert variant="destructive">{rowError}</Alert> : null}
+          {rowDone ? (
+            <Alert variant="success" data-testid="member-change">
+              {rowDone}
+            </Alert>
+          ) : null}
           {members.isError ? (
             <ErrorState
               error={members.error}
@@ -144,9 +151,11 @@ export function Members() {
                   <TableHead>Email</TableHead>
                   <TableHead>Role</TableHead>
                   <TableHead>Joined</TableHead>
-                  <TableHead>
-                    <span className="sr-only">Actions</span>
-                  </TableHead>
+                  {can.admin ? (
+                    <TableHead>
+                      <span className="sr-only">Actions</span>
+                    </TableHead>
+                  ) : null}
                 </TableRow>
               </TableHeader>
               <TableBody>
@@ -167,10 +176,16 @@ export function Members() {
                             value={m.role}
                             disabled={setRole.isPending}
                             onChange={(e) => {
+                              const role = e.target.value as Role;
                               setRowError(null);
+                              setRowDone(null);
                               setRole.mutate(
-                                { memberId: m.id, role: e.target.value as Role },
-                                { onError: (err) => setRowError(toSafeError(err).message) },
+                                { memberId: m.id, role },
+                                {
+                                  onSuccess: () =>
+                                    setRowDone(`${m.name || m.email} is now ${role}.`),
+                                  onError: (err) => setRowError(toSafeError(err).message),
+                                },
                               );
                             }}
                           >
@@ -185,40 +200,53 @@ export function Members() {
                         )}
                       </TableCell>
                       <TableCell className="text-xs">{formatTime(m.joinedAt)}</TableCell>
-                      <TableCell className="text-right">
-                        {editable ? (
-                          <AlertDialog>
-                            <AlertDialogTrigger asChild>
-                              <Button variant="outline" size="sm" aria-label={`Remove ${m.email}`}>
-                                Remove
-                              </Button>
-                            </AlertDialogTrigger>
-                            <AlertDialogContent>
-                              <AlertDialogHeader>
-                                <AlertDialogTitle>Remove {m.name || m.email}?</AlertDialogTitle>
-                                <AlertDialogDescription>
-                                  They lose access to this team at once, and so do their API keys
-                                  for it.
-                                </AlertDialogDescription>
-                              </AlertDialogHeader>
-                              <AlertDialogFooter>
-                                <AlertDialogCancel>Cancel</AlertDialogCancel>
-                                <AlertDialogAction
-                                  onClick={() => {
-                                    setRowError(null);
-                                    remove.mutate(
-                                      { memberId: m.id },
-                                      { onError: (err) => setRowError(toSafeError(err).message) },
-                                    );
-                                  }}
+                      {can.admin ? (
+                        <TableCell className="text-right">
+                          {editable ? (
+                            <AlertDialog>
+                              <AlertDialogTrigger asChild>
+                                <Button
+                                  variant="outline"
+                                  size="sm"
+                                  aria-label={`Remove ${m.email}`}
                                 >
                                   Remove
-                                </AlertDialogAction>
-                              </AlertDialogFooter>
-                            </AlertDialogContent>
-                          </AlertDialog>
-                        ) : null}
-                      </TableCell>
+                                </Button>
+                              </AlertDialogTrigger>
+                              <AlertDialogContent>
+                                <AlertDialogHeader>
+                                  <AlertDialogTitle>Remove {m.name || m.email}?</AlertDialogTitle>
+                                  <AlertDialogDescription>
+                                    They lose access to this team at once, and so do their API keys
+                                    for it.
+                                  </AlertDialogDescription>
+                                </AlertDialogHeader>
+                                <AlertDialogFooter>
+                                  <AlertDialogCancel>Cancel</AlertDialogCancel>
+                                  <AlertDialogAction
+                                    onClick={() => {
+                                      setRowError(null);
+                                      setRowDone(null);
+                                      remove.mutate(
+                                        { memberId: m.id },
+                                        {
+                                          onSuccess: () =>
+                                            setRowDone(
+                                              `${m.name || m.email} was removed from the team.`,
+                                            ),
+                                          onError: (err) => setRowError(toSafeError(err).message),
+                                        },
+                                      );
+                                    }}
+                                  >
+                                    Remove
+                                  </AlertDialogAction>
+                                </AlertDialogFooter>
+                              </AlertDialogContent>
+                            </AlertDialog>
+                          ) : null}
+                        </TableCell>
+                      ) : null}
                     </TableRow>
                   );
                 })}

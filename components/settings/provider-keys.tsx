@@ -32,6 +32,7 @@ import {
   TableRow,
 } from "@/components/ui/table";
 import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
+import { formatTime } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
 import type { AppRouter } from "@/server/trpc/root";
 
@@ -238,7 +239,7 @@ function ExtensionCard({ ext, admin }: { ext: Ext; admin: boolean }) {
       queryClient.setQueryData(trpc.credentials.list.queryKey(), (list) =>
         list?.map((x) => (x.extensionId === res.extensionId ? { ...x, ...res } : x)),
       );
-      setCheckedAt(new Date().toLocaleTimeString("en-GB"));
+      setCheckedAt(formatTime(new Date().toISOString()));
     } catch (err) {
       setError(toSafeError(err).message);
     } finally {
@@ -273,7 +274,9 @@ function ExtensionCard({ ext, admin }: { ext: Ext; admin: boolean }) {
             ? "Uses your team's key."
             : "Uses the platform default: no key of your team's is bound."}
           {checkedAt ? (
-            <span className="ml-2 text-xs text-muted-foreground">Checked at {checkedAt}.</span>
+            <span className="ml-2 text-xs text-muted-foreground" data-testid="checked-at">
+              Checked at {checkedAt}.
+            </span>
           ) : null}
         </p>
         {ext.reason ? (

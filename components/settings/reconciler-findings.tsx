@@ -125,11 +125,13 @@ export function ReconcilerFindings() {
                           (f.sandboxId ?? "—")
                         )}
                       </TableCell>
-                      <TableCell className="font-mono text-xs">{f.providerSandboxId ?? "—"}</TableCell>
+                      <TableCell className="max-w-48 font-mono text-xs whitespace-normal break-all">
+                        {f.providerSandboxId ?? "—"}
+                      </TableCell>
                       <TableCell className="text-xs tabular-nums">
                         {f.observedRunMs !== null ? formatDuration(f.observedRunMs / 1000) : "—"}
                       </TableCell>
-                      <TableCell className="text-xs">
+                      <TableCell className="min-w-56 whitespace-normal text-xs [overflow-wrap:anywhere]">
                         {f.action}
                         {f.detail ? <span className="text-muted-foreground"> — {f.detail}</span> : null}
                       </TableCell>

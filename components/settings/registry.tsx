@@ -194,7 +194,9 @@ export function Registry({
                 <dl className="border-t pt-2">
                   <Line label="Max TTL">{formatDuration(x.limits.maxTtlSeconds)}</Line>
                   <Line label="Concurrent">{x.limits.maxConcurrent.toLocaleString("en-US")}</Line>
-                  <Line label="Creates / s">{x.limits.createsPerSecond}</Line>
+                  <Line label="Creates / s">
+                    {x.limits.createsPerSecond.toLocaleString("en-US")}
+                  </Line>
                   <Line label="Can extend">{x.limits.canExtend ? "yes" : "no"}</Line>
                 </dl>
                 <div className="border-t pt-2 text-sm" data-testid="extension-credentials">

@@ -15,7 +15,12 @@ const tabs = [
 export function SettingsNav() {
   const pathname = usePathname();
   return (
-    <nav aria-label="Settings" className="flex gap-1 border-b">
+    // Scrolls sideways on a narrow screen; the baseline is an inset shadow, so the active tab's
+    // border is drawn over it without a negative margin (which the scroll box would clip).
+    <nav
+      aria-label="Settings"
+      className="flex gap-1 overflow-x-auto shadow-[inset_0_-1px_0_var(--border)]"
+    >
       {tabs.map((t) => {
         const active = pathname.startsWith(t.href);
         return (
@@ -24,7 +29,7 @@ export function SettingsNav() {
             href={t.href}
             aria-current={active ? "page" : undefined}
             className={cn(
-              "-mb-px border-b-2 border-transparent px-3 py-2 text-sm font-medium text-muted-foreground hover:text-foreground",
+              "shrink-0 whitespace-nowrap border-b-2 border-transparent px-3 py-2 text-sm font-medium text-muted-foreground hover:text-foreground",
               active && "border-foreground text-foreground",
             )}
           >

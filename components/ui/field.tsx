@@ -26,21 +26,17 @@ export function Field({
   const id = useId();
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
-  // The hint is hidden while an error shows, so only what is on screen is referenced.
-  const describedBy = error ? errorId : hint ? hintId : undefined;
+  // The error sits right under the control and the hint stays below it: the limits a hint
+  // states (a default, a maximum) are what a person needs most when the value is wrong.
+  const describedBy = [error ? errorId : null, hint ? hintId : null].filter(Boolean).join(" ");
   return (
     <div className={cn("grid gap-1.5", className)}>
       <Label htmlFor={id}>{label}</Label>
       {cloneElement(children, {
         id,
         "aria-invalid": error ? true : undefined,
-        "aria-describedby": describedBy,
+        "aria-describedby": describedBy || undefined,
       })}
-      {hint && !error ? (
-        <p id={hintId} className="text-xs text-muted-foreground">
-          {hint}
-        </p>
-      ) : null}
       {error ? (
         <p
           id={errorId}
@@ -49,6 +45,11 @@ export function Field({
           data-field-error
         >
           {error}
+        </p>
+      ) : null}
+      {hint ? (
+        <p id={hintId} className="text-xs text-muted-foreground">
+          {hint}
         </p>
       ) : null}
     </div>

@@ -1,9 +1,15 @@
 import type { ComponentProps } from "react";
 import { cn } from "@/lib/utils";
 
+/**
+ * A table scrolls sideways inside its own box when it is wider than the space it has. The box
+ * contains its inline size, so a wide table never widens the card, grid or page around it
+ * (grid and flex items would otherwise grow to the table's minimum width and the whole page
+ * would scroll sideways).
+ */
 export function Table({ className, ...props }: ComponentProps<"table">) {
   return (
-    <div className="relative w-full overflow-x-auto">
+    <div className="relative w-full overflow-x-auto [contain:inline-size]">
       <table className={cn("w-full caption-bottom text-sm", className)} {...props} />
     </div>
   );

@@ -2,7 +2,13 @@
 
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { formatHours, formatMoney, microsToChartNumber, shortId } from "@/lib/format";
+import {
+  formatHours,
+  formatMoney,
+  formatMoneyTick,
+  microsToChartNumber,
+  shortId,
+} from "@/lib/format";
 
 type Row = { label: string; costMicros: string; durationMs: number; count: number };
 type Metric = "cost" | "hours";
@@ -94,11 +100,10 @@ export function UsageChart({
                   tickLine={false}
                   axisLine={false}
                   width={72}
-                  // Ticks are approximate by nature; two significant digits keep them short.
+                  // Ticks are approximate by nature; money ticks read like every other amount
+                  // ("$1.50"), hours keep two significant digits.
                   tickFormatter={(v: number) =>
-                    metric === "cost"
-                      ? `$${Number(v.toPrecision(2))}`
-                      : `${Number(v.toPrecision(2))}h`
+                    metric === "cost" ? formatMoneyTick(v) : `${Number(v.toPrecision(2))}h`
                   }
                 />
                 <Tooltip

@@ -4,6 +4,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Download } from "lucide-react";
 import Link from "next/link";
 import { useEffect, useState } from "react";
+import { useConsole } from "@/components/console/console-context";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
 import { Button } from "@/components/ui/button";
 import { CursorPager } from "@/components/ui/cursor-pager";
@@ -17,6 +18,7 @@ import {
   TableRow,
 } from "@/components/ui/table";
 import { formatDuration, formatMoney, formatTime, shortId } from "@/lib/format";
+import { canExportUsage } from "@/lib/roles";
 import { useTRPC, useTRPCClient } from "@/lib/trpc";
 import { formatMicros } from "@/server/money";
 import { neutralise } from "@/server/exports/spreadsheet";
@@ -37,6 +39,8 @@ const csvCell = (v: string | number | null) => {
 export function UsageTable({ from, to }: { from: string; to: string }) {
   const trpc = useTRPC();
   const client = useTRPCClient();
+  // The same rule as the Exports page: members may read usage but not export it.
+  const mayExport = canExportUsage(useConsole().role);
   const [trail, setTrail] = useState<string[]>([]);
   const [exporting, setExporting] = useState<"idle" | "busy" | "failed">("idle");
   useEffect(() => setTrail([]), [from, to]);
@@ -99,21 +103,27 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
               : "Every ended sandbox in the range."}
           </CardDescription>
         </div>
-        <div className="flex flex-col items-end gap-1">
-          <Button
-            variant="outline"
-            size="sm"
-            onClick={() => void exportCsv()}
-            disabled={exporting === "busy" || !usage.data?.items.length}
-          >
-            <Download aria-hidden /> {exporting === "busy" ? "Exporting…" : "Export CSV"}
-          </Button>
-          {exporting === "failed" ? (
-            <p role="alert" className="text-xs text-destructive">
-              The export did not finish. Try again.
-            </p>
-          ) : null}
-        </div>
+        {mayExport ? (
+          <div className="flex flex-col items-end gap-1">
+            <Button
+              variant="outline"
+              size="sm"
+              onClick={() => void exportCsv()}
+              disabled={exporting === "busy" || !usage.data?.items.length}
+            >
+              <Download aria-hidden /> {exporting === "busy" ? "Exporting…" : "Export CSV"}
+            </Button>
+            {exporting === "failed" ? (
+              <p role="alert" className="text-xs text-destructive">
+                The export did not finish. Try again.
+              </p>
+            ) : null}
+          </div>
+        ) : (
+          <p className="max-w-xs text-xs text-muted-foreground" data-testid="usage-export-refused">
+            Your role cannot export usage. Owners, admins and finance members can.
+          </p>
+        )}
       </CardHeader>
       <CardContent className="grid gap-3">
         {usage.isError && !usage.data ? (
@@ -134,10 +144,9 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
               <TableRow>
                 <TableHead>Sandbox</TableHead>
                 <TableHead>Profile</TableHead>
-                <TableHead>Extension</TableHead>
+                <TableHead title="Extension, and the rate card it charged at">Extension</TableHead>
                 <TableHead>Ended</TableHead>
                 <TableHead>Ran for</TableHead>
-                <TableHead>Rate card</TableHead>
                 <TableHead>End reason</TableHead>
                 <TableHead className="text-right">Cost</TableHead>
               </TableRow>
@@ -154,13 +163,17 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
                     </Link>
                   </TableCell>
                   <TableCell>{shortId(u.profileId)}</TableCell>
-                  <TableCell>{shortId(u.extensionId)}</TableCell>
+                  <TableCell>
+                    {shortId(u.extensionId)}
+                    <div className="text-xs text-muted-foreground">{u.rateCardVersion}</div>
+                  </TableCell>
                   <TableCell className="text-xs">{formatTime(u.endedAt)}</TableCell>
                   <TableCell className="tabular-nums">
                     {formatDuration(u.durationMs / 1000)}
                   </TableCell>
-                  <TableCell className="text-xs">{u.rateCardVersion}</TableCell>
-                  <TableCell className="text-xs">{u.endReason}</TableCell>
+                  <TableCell className="min-w-24 whitespace-normal text-xs">
+                    {u.endReason}
+                  </TableCell>
                   <TableCell className="text-right tabular-nums">
                     {formatMoney(u.costMicros)}
                   </TableCell>

@@ -1,7 +1,8 @@
 "use client";
 
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { usePathname, useSearchParams } from "next/navigation";
+import { useRef } from "react";
 import { ErrorState, LoadingRows } from "@/components/console/states";
 import { Button } from "@/components/ui/button";
 import { Card, CardDescription, CardHeader } from "@/components/ui/card";
@@ -11,6 +12,7 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { fieldError, toSafeError } from "@/lib/errors";
 import { formatHours, formatMoney } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
+import { writeQuery } from "@/lib/url-query";
 import { byDayRows, byKeyRows, UsageChart } from "./usage-charts";
 import { UsageTable } from "./usage-table";
 
@@ -20,11 +22,41 @@ const rangeOf = (days: number) => ({
   from: isoDay(Date.now() - (days - 1) * DAY_MS),
   to: isoDay(Date.now()),
 });
+const PRESETS = [7, 30, 90];
+/** The range a page without one in its address shows: one of the presets. */
+const DEFAULT_DAYS = 30;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
-/** Usage does not change while you look at it unless sandboxes end, so nothing polls here. */
+/**
+ * Usage does not change while you look at it unless sandboxes end, so nothing polls here. The
+ * range is in the address (?from=&to=, UTC days): a reload or a shared link shows the same
+ * days, and Back steps through the ranges looked at.
+ */
 export function UsageView() {
   const trpc = useTRPC();
-  const [range, setRange] = useState(() => rangeOf(14));
+  const pathname = usePathname();
+  const params = useSearchParams();
+  const fallback = rangeOf(DEFAULT_DAYS);
+  const fromParam = params.get("from") ?? "";
+  const toParam = params.get("to") ?? "";
+  const range = {
+    from: DAY.test(fromParam) ? fromParam : fallback.from,
+    to: DAY.test(toParam) ? toParam : fallback.to,
+  };
+  // Typing a date changes it a digit at a time: edits of one field in quick succession replace
+  // the history entry they started, so Back goes to the range before the edit, not a digit back.
+  const lastEdit = useRef<{ field: string; at: number } | null>(null);
+  const setRange = (next: { from: string; to: string }, field?: "from" | "to") => {
+    const now = Date.now();
+    const coalesce =
+      field !== undefined && lastEdit.current?.field === field && now - lastEdit.current.at < 2_000;
+    lastEdit.current = field ? { field, at: now } : null;
+    writeQuery(pathname, next, coalesce ? "replace" : "push");
+  };
+  const preset = PRESETS.find((d) => {
+    const r = rangeOf(d);
+    return r.from === range.from && r.to === range.to;
+  });
   const summary = useQuery(
     trpc.reports.usageSummary.queryOptions(range, {
       placeholderData: keepPreviousData,
@@ -47,7 +79,7 @@ export function UsageView() {
             type="date"
             value={range.from}
             max={range.to}
-            onChange={(e) => e.target.value && setRange({ ...range, from: e.target.value })}
+            onChange={(e) => e.target.value && setRange({ ...range, from: e.target.value }, "from")}
           />
         </Field>
         <Field label="To" error={toError} className="w-44">
@@ -55,12 +87,18 @@ export function UsageView() {
             type="date"
             value={range.to}
             min={range.from}
-            onChange={(e) => e.target.value && setRange({ ...range, to: e.target.value })}
+            onChange={(e) => e.target.value && setRange({ ...range, to: e.target.value }, "to")}
           />
         </Field>
-        <div className="flex gap-2 pb-0.5">
-          {[7, 30, 90].map((d) => (
-            <Button key={d} variant="outline" size="sm" onClick={() => setRange(rangeOf(d))}>
+        <div className="flex flex-wrap gap-2 pb-0.5">
+          {PRESETS.map((d) => (
+            <Button
+              key={d}
+              variant={preset === d ? "default" : "outline"}
+              size="sm"
+              aria-pressed={preset === d}
+              onClick={() => setRange(rangeOf(d))}
+            >
               Last {d} days
             </Button>
           ))}

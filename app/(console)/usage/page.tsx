@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
+import { Suspense } from "react";
 import { UsageView } from "@/components/usage/usage-view";
-import { PageHeader } from "@/components/console/states";
+import { LoadingRows, PageHeader } from "@/components/console/states";
 
 export const metadata: Metadata = { title: "Usage" };
 
@@ -11,7 +12,9 @@ export default function UsagePage() {
         title="Usage"
         description="What your team's sandboxes cost and how long they ran, by day, extension and profile (UTC days)."
       />
-      <UsageView />
+      <Suspense fallback={<LoadingRows label="Loading usage" />}>
+        <UsageView />
+      </Suspense>
     </>
   );
 }
