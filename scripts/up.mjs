@@ -398,21 +398,33 @@ function printBanner(opts, env, fakes) {
     "",
     "Use the CLI from another terminal:",
     `  export SANDBOXER_URL=${url} SANDBOXER_API_KEY=<token>`,
-    "  npx sandboxer create --profile burst-sandbox --ttl 30s --wait",
-    ...(fakes.some((f) => f.name === "e2b-fake")
-      ? ["  npx sandboxer create --profile e2b-burst --ttl 2m --wait   (on the E2B fake)"]
-      : []),
     ...(opts.byok
       ? [
-          "  Team keys (BYOK): no platform keys are set; store a key in the OpenBao fake and bind it",
-          "  in Settings → Provider keys — steps in docs/payments.md, \"Try it offline\".",
+          "  npx sandboxer create --profile burst-sandbox --ttl 30s --wait   (on the stub until a team key is bound)",
         ]
-      : []),
-    ...(fakes.some((f) => f.name === "modal-fake")
-      ? ["  npx sandboxer create --profile modal-gpu --ttl 10m --wait  (A100 on the Modal fake)"]
-      : []),
+      : [
+          "  npx sandboxer create --profile burst-sandbox --ttl 30s --wait",
+          ...(fakes.some((f) => f.name === "e2b-fake")
+            ? ["  npx sandboxer create --profile e2b-burst --ttl 2m --wait   (on the E2B fake)"]
+            : []),
+          ...(fakes.some((f) => f.name === "modal-fake")
+            ? [
+                "  npx sandboxer create --profile modal-gpu --ttl 10m --wait  (A100 on the Modal fake)",
+              ]
+            : []),
+        ]),
     "  npx sandboxer ls",
     "  npx sandboxer balance",
+    ...(opts.byok
+      ? [
+          "",
+          "Team keys (BYOK): no platform provider keys are set, so e2b-burst and modal-gpu are refused",
+          '(exit 7, "credentials not available") until your team binds its own key: store one in the',
+          'OpenBao fake and bind it in Settings → Provider keys (docs/payments.md, "Try it offline").',
+          "With ext.e2b bound, burst-sandbox and e2b-burst run on the E2B fake with your team's key:",
+          "  npx sandboxer create --profile e2b-burst --ttl 2m --wait",
+        ]
+      : []),
     "",
     "Press Ctrl-C to stop everything.",
   ];

@@ -28,7 +28,8 @@ function workers(n: number, failures = 5) {
     return { redis, keyPrefix, clock, env, logger };
   });
   const opened = () => lines.filter((l) => l.includes('"extension cooling down"')).map((l) => JSON.parse(l) as { until: string; reason: string });
-  return { rts, clock, opened, t0: clock.now().getTime() };
+  const averted = () => lines.filter((l) => l.includes('"no cool-down: a create succeeded right after a streak of failures')).length;
+  return { rts, clock, opened, averted, t0: clock.now().getTime() };
 }
 const fail = (why = "unavailable: down", retryAfterMs?: number) => ({ reason: why, retryAfterMs });
 /** `n` failures reported at the same moment, spread over the workers. */
@@ -53,7 +54,7 @@ describe("cool-down: opening", () => {
   });
 
   it("does not cool down when the successes of the same burst are reported after its failures", async () => {
-    const { rts, clock, opened } = workers(3);
+    const { rts, clock, opened, averted } = workers(3);
     // A burst of 50 creates at a 10% failure rate, in the order a burst reports them: the fast
     // failures first, the slower successes a moment later. Over and over, worst case every time.
     for (let burst = 0; burst < 20; burst++) {
@@ -64,6 +65,7 @@ describe("cool-down: opening", () => {
       expect(await getCooldown(rts[0]!, EXT, { claimProbe: true })).toBeNull();
     }
     expect(opened()).toHaveLength(0);
+    expect(averted()).toBe(20);
   });
 
   it("counts only failures in a row: a success resets the streak", async () => {

@@ -202,4 +202,5 @@ export async function recordProviderFailure(
 export async function recordProviderSuccess(rt: Rt, extensionId: string): Promise<void> {
   const { phase } = await run(rt, extensionId, "ok");
   if (phase === "half") rt.logger.info({ extensionId }, "extension recovered after its cool-down");
+  else if (phase === "tripped") rt.logger.info({ extensionId }, "no cool-down: a create succeeded right after a streak of failures (concurrent creates)");
 }
