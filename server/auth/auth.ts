@@ -158,6 +158,9 @@ function buildAuth(rt: Runtime) {
         defaultPrefix: API_KEY_PREFIX,
         // The plugin's default is 32, below what the console and the API accept.
         maximumNameLength: IDENTITY_LIMITS.apiKeyName,
+        // Enough of the key (the prefix and 7 of its random characters) to tell keys apart in the
+        // console; the plugin's default, 6, kept one random character.
+        startingCharactersConfig: { charactersLength: 12 },
         enableMetadata: true,
         // Requests are limited elsewhere; the plugin's default (10 a day) would stop any program.
         rateLimit: { enabled: false },

@@ -223,6 +223,8 @@ describe("API keys", () => {
     const created = await member.apiKeys.create({ name: "ci" });
     expect(created.key).toMatch(/^sbxk_/);
     const mine = await member.apiKeys.list();
+    // Enough of the start to tell keys apart, never the key.
+    expect(mine.find((k) => k.name === "ci")?.start).toBe(created.key.slice(0, 12));
     expect(mine.map((k) => k.name).sort()).toEqual(["ci", "member"]);
     expect(JSON.stringify(mine)).not.toContain(created.key);
 
