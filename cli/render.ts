@@ -115,7 +115,7 @@ export function routingSection(s: Pick<SandboxView, "routing" | "state" | "id">)
   if (!s.routing) {
     return TERMINAL.has(s.state)
       ? "Routing: none recorded (the sandbox ended before a provider was tried)."
-      : `Routing: not decided yet — the worker decides when it provisions; see \`sandboxer get ${s.id}\`.`;
+      : "Routing: not decided yet — the worker decides when it provisions (a `waiting` event below says why a request waits; `sandboxer profiles` shows the current route plan).";
   }
   const r = s.routing;
   return [

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import {
   isProviderError,
   ProviderError,
@@ -6,7 +6,7 @@ import {
   type Credentials,
   type SandboxAdapter,
 } from "../../adapters/contract";
-import { creditLedger, sandboxes, teamCredentialBindings, teamCredits, usageRecords, type RoutingDecision, type SandboxState } from "../../db/schema";
+import { creditLedger, sandboxEvents, sandboxes, teamCredentialBindings, teamCredits, usageRecords, type RoutingDecision, type SandboxState } from "../../db/schema";
 import type { DbOrTx } from "../../db/client";
 import { jobIds } from "../../jobs/catalog";
 import { newId } from "../ids";
@@ -315,6 +315,7 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
   const ready = eligible.filter((c) => !c.coolingDown);
   if (eligible.length > 0 && ready.length === 0) {
     const until = Math.min(...eligible.map((c) => c.coolingDown!.until.getTime()));
+    await noteWaiting(rt, row, `waiting: ${eligible.map((c) => `${c.extension.id} ${c.reason}`).join("; ")}`);
     throw new CapacityWait(Math.max(100, until - rt.clock.now().getTime()));
   }
   for (const candidate of ready) {
@@ -336,6 +337,8 @@ async function routeAndCreate(rt: Runtime, row: Row, attempt: AttemptInfo) {
 
   if (waitMs !== null) {
     // Every provider that could take it is at a limit: wait in the queue, don't fail.
+    const limits = [...outcomes].filter(([, o]) => o.outcome === "failed").map(([id, o]) => `${id} ${o.reason}`);
+    await noteWaiting(rt, row, `waiting: ${limits.join("; ") || "every provider is at a limit"}`);
     throw new CapacityWait(waitMs);
   }
   await storeDecision(rt, row, plan, outcomes, null);
@@ -502,6 +505,22 @@ async function growHoldForRoute(rt: Runtime, row: Row, needed: bigint, extension
     row.holdMicros = growth > 0n ? needed : locked.holdMicros;
     return true;
   });
+}
+
+/**
+ * Says on the sandbox's timeline why a request is waiting in the queue (cool-downs, limits), once
+ * per distinct reason: the job rechecks every second or so, and the timeline should not.
+ */
+async function noteWaiting(rt: Runtime, row: Row, reason: string) {
+  const text = reason.slice(0, 500);
+  const [last] = await rt.db
+    .select({ kind: sandboxEvents.kind, reason: sandboxEvents.reason })
+    .from(sandboxEvents)
+    .where(eq(sandboxEvents.sandboxId, row.id))
+    .orderBy(desc(sandboxEvents.seq))
+    .limit(1);
+  if (last?.kind === "waiting" && last.reason === text) return;
+  await recordEvent(rt.db, { sandboxId: row.id, teamId: row.teamId, kind: "waiting", reason: text, at: rt.clock.now() });
 }
 
 async function storeDecision(

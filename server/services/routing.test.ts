@@ -13,7 +13,7 @@ import { startOpenBaoFake } from "../testing/openbao-fake";
 import { SETTLE_MS } from "./cooldown";
 import { bindCredential, checkCredentials } from "./credentials";
 import { CapacityWait, provisionSandbox, teardownSandbox } from "./lifecycle";
-import { createSandbox, previewCreate } from "./sandboxes";
+import { createSandbox, getSandbox, previewCreate } from "./sandboxes";
 
 const stubExt = (id: string, vcpu: string, gib: string, extra = "") => `id: ${id}
 name: ${id}
@@ -265,6 +265,10 @@ describe("cool-downs never fail a request outright", () => {
     );
     await expect(provisionSandbox(rt, waiting.id, first)).rejects.toMatchObject({ name: "CapacityWait", delayMs: 60_000 - SETTLE_MS });
     expect((await rowOf(rt, waiting.id)).state).toBe("requested");
+    // The sandbox's own timeline says why it waits, once however often the job rechecks.
+    await expect(provisionSandbox(rt, waiting.id, first)).rejects.toMatchObject({ name: "CapacityWait" });
+    const waits = (await getSandbox(rt, teamId, waiting.id)).events.filter((e) => e.kind === "waiting");
+    expect(waits.map((e) => e.reason)).toEqual([`waiting: ext.delta cooling down until ${until} (1 failure: unavailable: blip)`]);
     clock.set(new Date(failedAt + 60_000));
     await provisionSandbox(rt, waiting.id, first);
     expect((await rowOf(rt, waiting.id)).state).toBe("ready");
