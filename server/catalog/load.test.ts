@@ -77,4 +77,20 @@ describe("loadCatalog", () => {
     expect(problems).toContainEqual(expect.stringMatching(/stub\.yaml:\d+:\d+: pricing\.vcpu_second: must be a quoted decimal string/));
     expect(problems).toContainEqual(expect.stringMatching(/p\.yaml:11:1: Map keys must be unique$/));
   });
+
+  it("says a required field is missing, in whatever type, and names an empty file and a second document", () => {
+    const dir = tree({
+      "extensions/stub.yaml": stub,
+      "a.yaml": profile().replace("pricing_model: metered\n", "").replace("template: base\n", "").replace("  max_seconds: 600\n", ""),
+      "b.yaml": "",
+      "c.yaml": `${profile().replace("id: profile.p", "id: profile.c")}---\nid: profile.d\n`,
+    });
+    const problems = problemsOf(dir);
+    expect(problems).toContainEqual(expect.stringMatching(/a\.yaml:1:1: pricing_model: required field is missing \(expected "metered"\)$/));
+    expect(problems).toContainEqual(expect.stringMatching(/a\.yaml:1:1: template: required field is missing \(expected string\)$/));
+    expect(problems).toContainEqual(expect.stringMatching(/a\.yaml:7:3: ttl\.max_seconds: required field is missing \(expected number\)$/));
+    expect(problems).toContainEqual(expect.stringMatching(/b\.yaml: \(document\): the file is empty/));
+    expect(problems).toContainEqual(expect.stringMatching(/c\.yaml:13:1: more than one YAML document/));
+    expect(problems.join("\n")).not.toMatch(/received undefined|parseAllDocuments/);
+  });
 });

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { LineCounter, parseDocument, isNode } from "yaml";
+import { LineCounter, parseDocument, isMap, isNode, isSeq } from "yaml";
 import type { z } from "zod";
 import { parseRatePico, type Rates } from "../money";
 import { extensionManifestSchema, profileSchema, type ExtensionManifest, type Profile } from "./schema";
@@ -54,7 +54,7 @@ function parseYamlFile<S extends z.ZodType>(file: string, schema: S, rel: string
   };
   if (doc.errors.length > 0) {
     return {
-      problems: doc.errors.map((e) => `${where(e.pos[0])}: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`),
+      problems: doc.errors.map((e) => `${where(e.pos[0])}: ${yamlErrorText(e)}`),
     };
   }
   const result = schema.safeParse(doc.toJS());
@@ -65,11 +65,31 @@ function parseYamlFile<S extends z.ZodType>(file: string, schema: S, rel: string
     return keys.map((key) => {
       const fieldPath = key === null ? issue.path : [...issue.path, key];
       const offset = locate(doc, issue.path, key);
-      const message = key !== null ? "unknown field" : issue.message;
+      const message = key !== null ? "unknown field" : describeIssue(issue, doc);
       return `${where(offset)}: ${formatPath(fieldPath) || "(document)"}: ${message}`;
     });
   });
   return { problems };
+}
+
+function yamlErrorText(e: { code: string; message: string }): string {
+  if (e.code === "MULTIPLE_DOCS") return "more than one YAML document (---) in the file; write one manifest or profile per file";
+  return e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+}
+
+/** A missing field or an empty file in a config file's words; zod's message otherwise. */
+function describeIssue(issue: z.core.$ZodIssue, doc: Doc): string {
+  if (issue.path.length === 0) {
+    return doc.contents === null ? "the file is empty (expected a mapping of fields)" : issue.message;
+  }
+  const parent = issue.path.length === 1 ? doc.contents : doc.getIn(issue.path.slice(0, -1) as unknown[], true);
+  const last = issue.path[issue.path.length - 1];
+  const present = isMap(parent) ? parent.has(last) : isSeq(parent) ? parent.has(last) : true;
+  if (!present && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
+    const expected = issue.code === "invalid_type" ? issue.expected : issue.values.map((v) => JSON.stringify(v)).join(" or ");
+    return `required field is missing (expected ${expected})`;
+  }
+  return issue.message;
 }
 
 function yamlFiles(dir: string): string[] {
