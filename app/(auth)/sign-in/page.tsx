@@ -1,21 +1,8 @@
 import type { Metadata } from "next";
-import { redirect } from "next/navigation";
-import { AuthForm } from "@/components/console/auth-form";
-import { safeNext } from "@/lib/safe-next";
-import { getCaller } from "@/lib/trpc-server";
+import { AuthPage } from "@/components/console/auth-page";
 
 export const metadata: Metadata = { title: "Sign in" };
 
-export default async function SignInPage({
-  searchParams,
-}: {
-  searchParams: Promise<{ next?: string }>;
-}) {
-  const { next } = await searchParams;
-  const signedIn = await getCaller()
-    .then((c) => c.teams.current())
-    .then(() => true)
-    .catch(() => false);
-  if (signedIn) redirect(safeNext(next));
-  return <AuthForm mode="sign-in" next={next} />;
+export default function SignInPage({ searchParams }: { searchParams: Promise<{ next?: string }> }) {
+  return <AuthPage mode="sign-in" searchParams={searchParams} />;
 }
