@@ -8,6 +8,17 @@ import type { AppRouter } from "@/server/trpc/root";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
+/**
+ * The team this tab's page shows, sent with every request (`x-sandboxer-team`) so the API refuses
+ * to act on another team when the session's active team changed in another tab. Set by the
+ * console layout's provider and by whatever switches the team in this tab; null outside a team.
+ */
+let pageTeamId: string | null = null;
+export function setPageTeam(teamId: string | null) {
+  pageTeamId = teamId;
+}
+const PAGE_TEAM_HEADER = "x-sandboxer-team"; // server/trpc/init.ts PAGE_TEAM_HEADER
+
 function makeQueryClient() {
   return new QueryClient({
     defaultOptions: {
@@ -30,7 +41,14 @@ function makeQueryClient() {
 export function Providers({ children }: { children: ReactNode }) {
   const [queryClient] = useState(makeQueryClient);
   const [trpcClient] = useState(() =>
-    createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "/api/trpc" })] }),
+    createTRPCClient<AppRouter>({
+      links: [
+        httpBatchLink({
+          url: "/api/trpc",
+          headers: () => (pageTeamId ? { [PAGE_TEAM_HEADER]: pageTeamId } : {}),
+        }),
+      ],
+    }),
   );
   return (
     <QueryClientProvider client={queryClient}>

@@ -2,6 +2,7 @@
 
 import { createContext, useContext, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
+import { setPageTeam } from "@/lib/trpc";
 import type { AppRouter } from "@/server/trpc/root";
 
 export type CurrentSession = inferRouterOutputs<AppRouter>["teams"]["current"];
@@ -20,6 +21,8 @@ export function ConsoleProvider({
   value: CurrentSession;
   children: ReactNode;
 }) {
+  // During render, not in an effect: the page's own queries start before a parent's effects run.
+  setPageTeam(value.team?.id ?? null);
   return <ConsoleContext.Provider value={value}>{children}</ConsoleContext.Provider>;
 }
 

@@ -9,7 +9,7 @@ import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 import { authClient } from "@/lib/auth-client";
 import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
-import { useTRPC } from "@/lib/trpc";
+import { setPageTeam, useTRPC } from "@/lib/trpc";
 
 export function CreateTeamForm() {
   const trpc = useTRPC();
@@ -26,6 +26,7 @@ export function CreateTeamForm() {
       const team = await create.mutateAsync({ name });
       // The new team becomes the session's active team, so the console opens on it.
       await authClient.organization.setActive({ organizationId: team.id });
+      setPageTeam(team.id);
       queryClient.clear();
       router.push("/sandboxes");
       router.refresh();

@@ -15,6 +15,7 @@ import {
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
 import { authClient } from "@/lib/auth-client";
+import { setPageTeam } from "@/lib/trpc";
 import { useConsole } from "./console-context";
 
 /**
@@ -38,7 +39,8 @@ export function TeamSwitcher({ onSwitched }: { onSwitched?: () => void }) {
       setSwitching(false);
       return;
     }
-    // Every cached query belonged to the previous team.
+    // Every cached query belonged to the previous team; from now on this tab speaks for the new one.
+    setPageTeam(id);
     queryClient.clear();
     router.push("/sandboxes");
     router.refresh();

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { identify } from "../auth/identity";
 import { getRuntime, type Runtime } from "../runtime";
-import type { Context } from "./init";
+import { PAGE_TEAM_HEADER, type Context } from "./init";
 
 /** Builds the request context: runtime, caller identity (session cookie or API key), request id. */
 export async function createContext(opts: { headers: Headers; rt?: Runtime }): Promise<Context> {
@@ -12,5 +12,8 @@ export async function createContext(opts: { headers: Headers; rt?: Runtime }): P
   const identity = await identify(rt, opts.headers);
   const sentKey = Boolean(opts.headers.get("authorization")?.toLowerCase().startsWith("bearer ") || opts.headers.get("x-api-key"));
   const authProblem = !identity && sentKey ? "the API key was not accepted: it is unknown, revoked or expired" : undefined;
-  return { rt, identity, requestId, authProblem };
+  // The team the console page was showing when it sent this request (see teamProcedure).
+  const pageTeam = opts.headers.get(PAGE_TEAM_HEADER);
+  const pageTeamId = pageTeam && /^[A-Za-z0-9_-]{1,64}$/.test(pageTeam) ? pageTeam : undefined;
+  return { rt, identity, requestId, authProblem, pageTeamId };
 }

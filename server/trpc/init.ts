@@ -5,8 +5,26 @@ import { canAdminTeam, canExportUsage, canManageSandboxes, type TeamRole } from 
 import { AppError, isAppError, type AppErrorCode } from "../errors";
 import type { Runtime } from "../runtime";
 
-/** `authProblem` says why a caller who sent credentials is still anonymous (e.g. a revoked key). */
-export type Context = { rt: Runtime; identity: Identity | null; requestId: string; authProblem?: string };
+/**
+ * `authProblem` says why a caller who sent credentials is still anonymous (e.g. a revoked key).
+ * `pageTeamId` is the team a console page was showing when it sent the request (header below).
+ */
+export type Context = {
+  rt: Runtime;
+  identity: Identity | null;
+  requestId: string;
+  authProblem?: string;
+  pageTeamId?: string;
+};
+
+/**
+ * Sent by the console with every request: the id of the team its page shows. A session's active
+ * team is shared by every tab of the browser, so after a switch in one tab (or a removal from
+ * the team) another tab would otherwise read and write the new team under the old one's name.
+ */
+export const PAGE_TEAM_HEADER = "x-sandboxer-team";
+export const TEAM_CHANGED_MESSAGE =
+  "Your active team changed since this page was loaded (you switched teams in another tab, or were removed from this one). Nothing was done. Reload the page to continue.";
 
 const trpcCodeOf: Record<AppErrorCode, TRPCError["code"]> = {
   NOT_FOUND: "NOT_FOUND",
@@ -107,6 +125,7 @@ export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
 export const teamProcedure = authedProcedure.use(({ ctx, next }) => {
   const { teamId, role, userId } = ctx.identity;
   if (!teamId || !role) throw new TRPCError({ code: "FORBIDDEN", message: NO_TEAM_MESSAGE });
+  if (ctx.pageTeamId && ctx.pageTeamId !== teamId) throw new AppError("CONFLICT", TEAM_CHANGED_MESSAGE);
   return next({ ctx: { ...ctx, team: { teamId, role, userId } } });
 });
 

@@ -6,7 +6,9 @@ import { usageRecordRow } from "../../testing/fixtures";
 import { createTestRuntime, openTestDb, type TestRuntime } from "../../testing/harness";
 import { startOpenBaoFake } from "../../testing/openbao-fake";
 import { createApiKey, createTeam, createUser, setMembership } from "../../services/teams";
+import { getAuth } from "../../auth/auth";
 import { createContext } from "../context";
+import { PAGE_TEAM_HEADER, TEAM_CHANGED_MESSAGE } from "../init";
 import { appRouter, createCaller } from "../root";
 
 /** The console's procedures: teams and members, API keys, registry, usage reports. */
@@ -60,6 +62,10 @@ afterAll(async () => {
 
 async function as(who: string) {
   const headers = new Headers({ authorization: `Bearer ${keys[who] ?? who}` });
+  return createCaller(await createContext({ headers, rt }));
+}
+async function asWithPageTeam(who: string, pageTeam: string) {
+  const headers = new Headers({ authorization: `Bearer ${keys[who]}`, [PAGE_TEAM_HEADER]: pageTeam });
   return createCaller(await createContext({ headers, rt }));
 }
 async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
@@ -132,6 +138,57 @@ describe("teams", () => {
     expect((await errorOf(admin.teams.members.remove({ memberId: bMember.id }))).code).toBe(
       "NOT_FOUND",
     );
+  });
+});
+
+describe("a tab that still shows another team", () => {
+  it("is refused, not served the session's new active team under the old one's name", async () => {
+    // One person in two teams, signed in once (one session, as every tab of a browser shares).
+    const email = "two-teams@a.test";
+    const person = await createUser(rt, { email, password: "password-two", name: "Two Teams" });
+    await setMembership(rt, { teamId: teamA, userId: person, role: "admin" });
+    await setMembership(rt, { teamId: teamB, userId: person, role: "admin" });
+    const auth = getAuth(rt);
+    const signedIn = await auth.api.signInEmail({
+      body: { email, password: "password-two" },
+      asResponse: true,
+    });
+    const cookie = signedIn.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0])
+      .join("; ");
+    const tab = async (pageTeam?: string) =>
+      createCaller(
+        await createContext({
+          headers: new Headers(pageTeam ? { cookie, [PAGE_TEAM_HEADER]: pageTeam } : { cookie }),
+          rt,
+        }),
+      );
+    // Tab 1 loaded on team A; then tab 2 switched the session to team B.
+    await auth.api.setActiveOrganization({
+      headers: new Headers({ cookie }),
+      body: { organizationId: teamB },
+    });
+    const before = await (await tab()).credits.balance();
+    const stale = await tab(teamA);
+    for (const call of [
+      stale.credits.topUp({ amount: "3", idempotencyKey: "stale-tab-top-up" }),
+      stale.credits.balance(),
+      stale.apiKeys.create({ name: "stale tab" }),
+    ]) {
+      const err = await errorOf(call);
+      expect(err.code).toBe("CONFLICT");
+      expect(err.message).toBe(TEAM_CHANGED_MESSAGE);
+    }
+    expect((await (await tab()).credits.balance()).balanceMicros).toBe(before.balanceMicros);
+    // The tab that shows team B, and callers that send no page team (CLI, API), act as before.
+    expect((await (await tab(teamB)).credits.topUp({ amount: "1", idempotencyKey: "tab-b-top-up" })).balanceMicros).toBe(
+      (BigInt(before.balanceMicros) + 1_000_000n).toString(),
+    );
+    expect((await (await as("owner")).credits.balance()).currency).toBe("USD");
+    // An API key's team decides for it; a page team that disagrees is refused the same way.
+    expect((await errorOf((await asWithPageTeam("owner", teamB)).credits.balance())).code).toBe("CONFLICT");
+    expect((await (await asWithPageTeam("owner", teamA)).credits.balance()).currency).toBe("USD");
   });
 });
 
