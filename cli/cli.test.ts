@@ -29,7 +29,7 @@ const PAYER_CREDITS = 10_000_000n; // $10
 type Result = { code: number | null; stdout: string; stderr: string };
 
 /** Runs the CLI as a child process; asynchronous, so this process keeps serving its requests. */
-function cli(args: string[], opts: { apiKey?: string | null; url?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<Result> {
+function cli(args: string[], opts: { apiKey?: string | null; url?: string; cwd?: string; env?: Record<string, string>; stdin?: string } = {}): Promise<Result> {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: configHome, HOME: configHome, NO_COLOR: "1" };
   for (const name of ["SANDBOXER_API_KEY", "SANDBOXER_URL", "SANDBOXER_TIMEOUT_MS", "SANDBOXER_DEBUG"]) delete env[name];
   Object.assign(env, opts.env);
@@ -37,11 +37,12 @@ function cli(args: string[], opts: { apiKey?: string | null; url?: string; cwd?:
   const key = opts.apiKey === undefined ? rich.apiKey : opts.apiKey;
   if (key) env.SANDBOXER_API_KEY = key;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
@@ -269,6 +270,60 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     expect(url.code).toBe(ExitCode.USAGE);
     expect(url.stderr).toMatch(/^error: --url: the URL is empty; give a server URL \(e\.g\. http:\/\/127\.0\.0\.1:3000\), or leave --url out/);
     expect(url.stdout).toBe("");
+  });
+
+  it("refuses an API key that no header can carry (line break, control, non-ASCII) with exit 2, naming where it came from and never printing it", async () => {
+    const secret = "sbxk_qaSecretPart";
+    const configFile = path.join(configHome, "sandboxer", "config.json");
+    const [env, crlf, flag, unicode, stdin] = await Promise.all([
+      cli(["balance"], { apiKey: `${secret}\nrest` }),
+      cli(["balance"], { apiKey: `${secret}\r\nrest`, env: { SANDBOXER_DEBUG: "1" } }),
+      cli(["balance", "--api-key", `${secret}\u001b[2J`]),
+      cli(["whoami", "--api-key", `${secret}ключ`]),
+      cli(["login", "--api-key-stdin", "--no-verify"], { apiKey: null, stdin: `${secret}\nsecond line\n` }),
+    ]);
+    const tail = ", and an API key is letters, digits and punctuation only (sbxk_…); nothing was sent\n";
+    expect(env.stderr).toBe(`error: SANDBOXER_API_KEY: this is not an API key: it has a line break at position 18${tail}`);
+    expect(crlf.stderr).toBe(`error: SANDBOXER_API_KEY: this is not an API key: it has a line break at position 18${tail}`);
+    expect(flag.stderr).toBe(`error: --api-key: this is not an API key: it has a control character at position 18${tail}`);
+    expect(unicode.stderr).toBe(`error: --api-key: this is not an API key: it has a non-ASCII character (U+043A) at position 18${tail}`);
+    expect(stdin.stderr).toBe(
+      "error: the key read from stdin: this is not an API key: it has a line break at position 18, and an API key is letters, digits and punctuation only (sbxk_…); nothing was sent or saved\n",
+    );
+    for (const r of [env, crlf, flag, unicode, stdin]) {
+      expect(r.code, r.stderr).toBe(ExitCode.USAGE);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).not.toContain("qaSecretPart");
+    }
+    expect(fs.existsSync(configFile)).toBe(false);
+
+    // A key saved by an older CLI: named as the config file's, and logout still removes it.
+    fs.mkdirSync(path.dirname(configFile), { recursive: true });
+    fs.writeFileSync(configFile, JSON.stringify({ url: server.url, apiKey: `${secret}\nrest` }), { mode: 0o600 });
+    try {
+      const saved = await cli(["balance"], { apiKey: null });
+      expect(saved.code).toBe(ExitCode.USAGE);
+      expect(saved.stderr).toBe(
+        `error: the key saved in ${configFile} (\`sandboxer login\` saves a new one): this is not an API key: it has a line break at position 18${tail}`,
+      );
+      expect((await cli(["logout"], { apiKey: null })).code).toBe(ExitCode.OK);
+      expect(JSON.parse(fs.readFileSync(configFile, "utf8"))).toEqual({ url: server.url });
+    } finally {
+      fs.rmSync(configFile, { force: true });
+    }
+  });
+
+  it("refuses a server URL with a query or fragment (the API path would land inside it) with exit 2", async () => {
+    const [query, fragment, emptyQuery] = await Promise.all([
+      cli(["balance", "--url", `${server.url}/?x=1`]),
+      cli(["balance"], { url: `${server.url}#top` }),
+      cli(["balance", "--url", `${server.url}/?`]),
+    ]);
+    expect(query.code).toBe(ExitCode.USAGE);
+    expect(query.stderr).toBe(`error: --url: "${server.url}/?x=1" has a query (?…); give the server's base URL, e.g. ${server.url}\n`);
+    expect(fragment.code).toBe(ExitCode.USAGE);
+    expect(fragment.stderr).toBe(`error: SANDBOXER_URL: "${server.url}#top" has a fragment (#…); give the server's base URL, e.g. ${server.url}\n`);
+    expect(emptyQuery.code, emptyQuery.stderr).toBe(ExitCode.OK);
   });
 
   it("refuses a bad SANDBOXER_TIMEOUT_MS or SANDBOXER_DEBUG with exit 2, naming the variable and what it must be", async () => {

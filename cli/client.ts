@@ -1,7 +1,7 @@
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "../server/trpc/root";
-import { requestTimeoutMs } from "./config";
+import { checkApiKey, requestTimeoutMs } from "./config";
 import { CliError, ExitCode } from "./errors";
 
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
@@ -30,12 +30,16 @@ export function createApi(opts: { url: string; apiKey: string; timeoutMs?: numbe
   });
 }
 
-export function requireApiKey(apiKey: string | null): string {
+/**
+ * The key to send, or a CliError: none at all (exit 5), or one that cannot be an API key (exit
+ * 2, naming `from` — where it came from — and never the key).
+ */
+export function requireApiKey(apiKey: string | null, from = "the API key"): string {
   if (!apiKey) {
     throw new CliError(
       "no API key: pass --api-key, set SANDBOXER_API_KEY, or run `sandboxer login --url URL --api-key KEY` (after `npm run up`, a demo key is in .data/demo-credentials.txt)",
       ExitCode.AUTH,
     );
   }
-  return apiKey;
+  return checkApiKey(apiKey, from);
 }

@@ -71,6 +71,12 @@ export function normaliseUrl(raw: string, from: string): string {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${from}: "${raw}" must start with http:// or https://`);
   if (url.username || url.password) throw new UsageError(`${from}: put credentials in --api-key, not in the URL`);
+  // The API's path is appended to the URL: a query or fragment would swallow it (…/?x=1/api/trpc).
+  if (url.search || url.hash) {
+    throw new UsageError(`${from}: "${raw}" has a ${url.search ? "query (?…)" : "fragment (#…)"}; give the server's base URL, e.g. ${url.origin}${url.pathname.replace(/\/+$/, "")}`);
+  }
+  url.search = "";
+  url.hash = "";
   return url.toString().replace(/\/+$/, "");
 }
 
@@ -85,6 +91,41 @@ export function checkFlags(flags: { url?: string; apiKey?: string }): void {
   if (flags.apiKey !== undefined && !flags.apiKey.trim()) {
     throw new UsageError("--api-key: the key is empty; give a key, or leave --api-key out to use SANDBOXER_API_KEY or the login config");
   }
+}
+
+/**
+ * What is wrong with an API key that cannot be sent as `Authorization: Bearer <key>`, or null.
+ * Keys are printable ASCII without spaces; a pasted line break, a tab, a space or a non-ASCII
+ * character would otherwise fail inside fetch with a message that quotes the whole header — the
+ * key included — or reach the server as another key. Never quotes the key itself.
+ */
+export function apiKeyProblem(key: string): string | null {
+  for (const [i, ch] of [...key].entries()) {
+    const code = ch.codePointAt(0)!;
+    if (code >= 0x21 && code <= 0x7e) continue;
+    const what =
+      ch === "\n" || ch === "\r"
+        ? "a line break"
+        : ch === " "
+          ? "a space"
+          : ch === "\t"
+            ? "a tab"
+            : code < 0x20 || (code >= 0x7f && code <= 0x9f)
+              ? "a control character"
+              : `a non-ASCII character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
+    return `it has ${what} at position ${i + 1}, and an API key is letters, digits and punctuation only (sbxk_…)`;
+  }
+  return null;
+}
+
+/**
+ * Refuses (exit 2) a key that cannot be an API key, naming where it came from (`--api-key`,
+ * `SANDBOXER_API_KEY`, the config file, stdin) but never printing it.
+ */
+export function checkApiKey(key: string, from: string, outcome = "nothing was sent"): string {
+  const problem = apiKeyProblem(key);
+  if (problem) throw new UsageError(`${from}: this is not an API key: ${problem}; ${outcome}`);
+  return key;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFlags, debugEnabled, requestTimeoutMs } from "./config";
+import { apiKeyProblem, checkFlags, debugEnabled, normaliseUrl, requestTimeoutMs } from "./config";
 import { CliError, ExitCode, toCliError, UsageError } from "./errors";
 import {
   compactSeconds,
@@ -213,6 +213,27 @@ describe("flags and environment", () => {
     expect(() => checkFlags({ apiKey: "  " })).toThrow(/^--api-key: the key is empty/);
     expect(() => checkFlags({ url: "" })).toThrow(/^--url: the URL is empty/);
     expect(() => checkFlags({})).not.toThrow();
+  });
+
+  it("accepts API keys of printable ASCII and names what else a key holds, never quoting it", () => {
+    expect(apiKeyProblem("sbxk_AbC-09._~")).toBeNull();
+    expect(apiKeyProblem("sbxk_a\nb")).toMatch(/^it has a line break at position 7,/);
+    expect(apiKeyProblem("sbxk_a\rb")).toMatch(/^it has a line break at position 7,/);
+    expect(apiKeyProblem("sbxk a")).toMatch(/^it has a space at position 5,/);
+    expect(apiKeyProblem("sbxk\ta")).toMatch(/^it has a tab at position 5,/);
+    expect(apiKeyProblem("sbxk\u0000")).toMatch(/^it has a control character at position 5,/);
+    expect(apiKeyProblem("sbxk\u009b")).toMatch(/^it has a control character at position 5,/);
+    expect(apiKeyProblem("sbxk_é")).toMatch(/^it has a non-ASCII character \(U\+00E9\) at position 6,/);
+    expect(apiKeyProblem("sbxk_😀x")).toMatch(/^it has a non-ASCII character \(U\+1F600\) at position 6,/);
+    expect(apiKeyProblem("sbxk_a\nb")).not.toContain("sbxk_a");
+  });
+
+  it("takes a server URL without a query or fragment", () => {
+    expect(normaliseUrl("http://127.0.0.1:3000/", "--url")).toBe("http://127.0.0.1:3000");
+    expect(normaliseUrl(" https://sbx.example/base/ ", "--url")).toBe("https://sbx.example/base");
+    expect(normaliseUrl("http://127.0.0.1:3000/?", "--url")).toBe("http://127.0.0.1:3000");
+    expect(() => normaliseUrl("http://127.0.0.1:3000/?a=1", "--url")).toThrow(/^--url: "http:\/\/127\.0\.0\.1:3000\/\?a=1" has a query \(\?…\); give the server's base URL, e\.g\. http:\/\/127\.0\.0\.1:3000$/);
+    expect(() => normaliseUrl("http://h/base/#x", "SANDBOXER_URL")).toThrow(/^SANDBOXER_URL: .* has a fragment \(#…\); give the server's base URL, e\.g\. http:\/\/h\/base$/);
   });
 
   it("reads SANDBOXER_TIMEOUT_MS strictly", () => {

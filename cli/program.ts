@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import { Command, CommanderError } from "commander";
 import { createApi, requireApiKey, type Api } from "./client";
-import { checkEnv, checkFlags, describeSource, resolveConfig, readConfigFile, writeConfigFile, type ResolvedConfig } from "./config";
+import { checkApiKey, checkEnv, checkFlags, describeSource, resolveConfig, readConfigFile, writeConfigFile, type ResolvedConfig } from "./config";
 import { CliError, EXIT_CODE_HELP, ExitCode, toCliError, UsageError } from "./errors";
 import { registerFinHubCommands } from "./fin-hub";
 import { registerReconcilerCommands } from "./reconciler";
@@ -43,6 +43,20 @@ function version(): string {
 
 const collect = (value: string, previous: string[]) => [...previous, ...value.split(",").map((v) => v.trim()).filter(Boolean)];
 
+/** Where the key in use came from, as the start of an error about it. */
+function keyLabel(cfg: ResolvedConfig): string {
+  switch (cfg.apiKeySource) {
+    case "flag":
+      return "--api-key";
+    case "env":
+      return "SANDBOXER_API_KEY";
+    case "config":
+      return `the key saved in ${cfg.configPath} (\`sandboxer login\` saves a new one)`;
+    default:
+      return "the API key";
+  }
+}
+
 /** What to check when the server refuses a key, by where the key came from. */
 function authHint(cfg: ResolvedConfig): string | undefined {
   switch (cfg.apiKeySource) {
@@ -73,7 +87,7 @@ export function buildProgram(io: Io, state: { url: string; authHint?: string }) 
     return {
       cfg,
       json,
-      api: (): Api => createApi({ url: cfg.url, apiKey: requireApiKey(cfg.apiKey), timeoutMs: cfg.timeoutMs }),
+      api: (): Api => createApi({ url: cfg.url, apiKey: requireApiKey(cfg.apiKey, keyLabel(cfg)), timeoutMs: cfg.timeoutMs }),
       /**
        * Human output. Values from the server are escaped where tables render them (render.ts);
        * this is the net under everything else printed: no terminal control gets through.
@@ -351,6 +365,8 @@ Docs: docs/cli.md`,
       const apiKey = opts.apiKeyStdin ? (await readStdin()).trim() || null : fromArgs ? c.cfg.apiKey : null;
       if (!apiKey) throw new UsageError("login needs an API key: --api-key KEY, --api-key-stdin, or SANDBOXER_API_KEY");
       const keyFrom = opts.apiKeyStdin ? "read from stdin" : c.cfg.apiKeySource === "flag" ? "given with --api-key" : "in SANDBOXER_API_KEY";
+      // Checked before it is sent or saved (--no-verify too): a key with a line break would be saved as is.
+      checkApiKey(apiKey, opts.apiKeyStdin ? "the key read from stdin" : c.cfg.apiKeySource === "flag" ? "--api-key" : "SANDBOXER_API_KEY", "nothing was sent or saved");
       state.authHint = `nothing was saved; check the key ${keyFrom}`;
       const url = c.cfg.url;
       let me: Awaited<ReturnType<Api["me"]["whoami"]["query"]>> | null = null;
