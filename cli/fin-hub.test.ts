@@ -80,4 +80,14 @@ describe("sandboxer fin-hub verify", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--signature and --timestamp, or --headers-file/);
   });
+
+  it("refuses an unreadable --headers-file or --body-file with exit 2, naming the flag", async () => {
+    const missing = path.join(dir, "no-such-headers.txt");
+    const headers = await cli(["fin-hub", "verify", "--secret-env", "FIN_HUB_SECRET", "--body-file", bodyFile, "--headers-file", missing]);
+    expect(headers).toEqual({ code: 2, stdout: "", stderr: `error: --headers-file: cannot read ${missing}: ENOENT\n` });
+    const folder = await cli(["fin-hub", "verify", "--secret-env", "FIN_HUB_SECRET", "--body-file", bodyFile, "--headers-file", dir]);
+    expect(folder).toEqual({ code: 2, stdout: "", stderr: `error: --headers-file: cannot read ${dir}: EISDIR\n` });
+    const body = await cli(["fin-hub", "sign", "--secret-env", "FIN_HUB_SECRET", "--body-file", missing]);
+    expect(body).toEqual({ code: 2, stdout: "", stderr: `error: --body-file: cannot read ${missing}: ENOENT\n` });
+  });
 });

@@ -12,13 +12,16 @@ import { parsePositiveInt, timeWithRelative } from "./format";
 
 type Io = { stdout: (text: string) => void; stderr: (text: string) => void; env: NodeJS.ProcessEnv };
 
-function readBody(file: string): Buffer {
+/** A file named by `flag` ("-" is stdin); one that cannot be read is a usage error naming the flag (exit 2). */
+function readFileFlag(file: string, flag: string): Buffer {
   try {
     return fs.readFileSync(file === "-" ? 0 : file);
   } catch (err) {
-    throw new UsageError(`--body-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
+
+const readBody = (file: string) => readFileFlag(file, "--body-file");
 
 function secretFrom(io: Io, name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--secret-env: "${name}" is not an environment variable name`);
@@ -56,7 +59,7 @@ export function registerFinHubCommands(program: Command, io: Io) {
     .option("--tolerance <seconds>", "largest accepted age (or skew) of the timestamp", String(DEFAULT_TOLERANCE_SECONDS))
     .action((opts: { secretEnv: string; bodyFile: string; signature?: string; timestamp?: string; headersFile?: string; tolerance: string }, cmd: Command) => {
       const secret = secretFrom(io, opts.secretEnv);
-      const headers: Record<string, string> = opts.headersFile ? parseHeaderLines(fs.readFileSync(opts.headersFile, "utf8")) : {};
+      const headers: Record<string, string> = opts.headersFile ? parseHeaderLines(readFileFlag(opts.headersFile, "--headers-file").toString("utf8")) : {};
       if (opts.signature) headers[FIN_HUB_HEADERS.signature] = opts.signature;
       if (opts.timestamp) headers[FIN_HUB_HEADERS.timestamp] = opts.timestamp;
       if (!headers[FIN_HUB_HEADERS.signature] || !headers[FIN_HUB_HEADERS.timestamp]) {
