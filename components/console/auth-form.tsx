@@ -9,13 +9,17 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Field } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 import { authClient } from "@/lib/auth-client";
+import { checkSignUp, fieldOfAuthError, PASSWORD_LIMITS } from "@/lib/identity-limits";
 import { safeNext } from "@/lib/safe-next";
 
 type Mode = "sign-in" | "sign-up";
 type Errors = { name?: string; email?: string; password?: string; form?: string };
 
 /** Better Auth error codes mapped to sentences; anything else gets a generic one. */
-function messageFor(mode: Mode, err: { status?: number; code?: string } | null): Errors {
+function messageFor(
+  mode: Mode,
+  err: { status?: number; code?: string; message?: string } | null,
+): Errors {
   switch (err?.code) {
     case "INVALID_EMAIL_OR_PASSWORD":
       return { form: "Email or password is incorrect." };
@@ -27,7 +31,12 @@ function messageFor(mode: Mode, err: { status?: number; code?: string } | null):
     case "PASSWORD_TOO_SHORT":
       return { password: "Use at least 8 characters." };
     case "PASSWORD_TOO_LONG":
-      return { password: "Use at most 128 characters." };
+      return { password: `Use at most ${PASSWORD_LIMITS.max} characters.` };
+    case "INVALID_INPUT": {
+      // The app's own rules (length, control characters) name the field they refuse.
+      const field = fieldOfAuthError(err.message);
+      if (field) return field;
+    }
   }
   if (err?.status === 429) return { form: "Too many attempts. Wait a minute and try again." };
   if (mode === "sign-in" && err?.status === 401) return { form: "Email or password is incorrect." };
@@ -45,10 +54,9 @@ export function AuthForm({ mode, next }: { mode: Mode; next?: string }) {
     const email = String(form.get("email") ?? "").trim();
     const password = String(form.get("password") ?? "");
     const name = String(form.get("name") ?? "").trim();
-    const local: Errors = {};
-    if (mode === "sign-up" && !name) local.name = "Enter your name.";
-    if (!/^\S+@\S+\.\S+$/.test(email)) local.email = "Enter a valid email address.";
-    if (mode === "sign-up" && password.length < 8) local.password = "Use at least 8 characters.";
+    const local: Errors = mode === "sign-up" ? checkSignUp({ name, email, password }) : {};
+    if (mode === "sign-in" && !/^\S+@\S+\.\S+$/.test(email))
+      local.email = "Enter a valid email address.";
     if (mode === "sign-in" && !password) local.password = "Enter your password.";
     setErrors(local);
     if (Object.keys(local).length > 0) return;
@@ -91,7 +99,7 @@ export function AuthForm({ mode, next }: { mode: Mode; next?: string }) {
           <Field
             label="Password"
             error={errors.password}
-            hint={signIn ? undefined : "At least 8 characters."}
+            hint={signIn ? undefined : `At least ${PASSWORD_LIMITS.min} characters.`}
           >
             <Input
               name="password"

@@ -6,6 +6,7 @@ import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { nextCookies } from "better-auth/next-js";
 import { organization } from "better-auth/plugins";
 import * as schema from "../../db/schema";
+import { IDENTITY_LIMITS, PASSWORD_LIMITS } from "../../lib/identity-limits";
 import type { Runtime } from "../runtime";
 import { hasControlCharacters } from "../trpc/inputs";
 import { organizationAccess } from "./roles";
@@ -27,8 +28,8 @@ export function trustedOrigins(publicUrl: string, extra: string | undefined): st
   return [...origins];
 }
 
-/** The app's length limits, applied to what Better Auth's own endpoints write too. */
-export const IDENTITY_LIMITS = { userName: 100, email: 200, teamName: 60, teamSlug: 100, apiKeyName: 60 } as const;
+/** The app's length limits (lib/identity-limits.ts, which forms check too), applied to what Better Auth's own endpoints write. */
+export { IDENTITY_LIMITS };
 
 function checkLength(field: string, value: unknown, max: number) {
   if (typeof value === "string" && value.length > max) {
@@ -129,7 +130,7 @@ function buildAuth(rt: Runtime) {
         rt.logger[method]({ component: "auth" }, message);
       },
     },
-    emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: 8, maxPasswordLength: 128 },
+    emailAndPassword: { enabled: true, autoSignIn: true, minPasswordLength: PASSWORD_LIMITS.min, maxPasswordLength: PASSWORD_LIMITS.max },
     databaseHooks: {
       user: {
         create: { before: async (user) => void checkUser(user) },
