@@ -115,8 +115,15 @@ test("a TTL above the profile maximum shows the error beside the field and creat
   // The error first, then the hint with the default and maximum, which stays on screen.
   const [errorId, hintId] = (await ttl.getAttribute("aria-describedby"))!.split(" ");
   const error = page.locator(`[id="${errorId}"]`);
-  await expect(error).toHaveText(/above profile\.burst-sandbox's maximum of 3600s/);
+  await expect(error).toHaveText("Enter at most 3600 seconds (1h 00m) for this profile.");
   await expect(page.locator(`[id="${hintId}"]`)).toContainText("maximum 3600s");
+  // A pasted 20-digit number gets the same words, not a rounded 1e20 or billions of hours.
+  await ttl.fill("99999999999999999999");
+  await expect(error).toHaveText("Enter at most 3600 seconds (1h 00m) for this profile.");
+  await expect(page.locator(`[id="${hintId}"]`)).toHaveText(
+    "Default 300s, maximum 3600s (1h 00m).",
+  );
+  await ttl.fill("7200");
   // Beside the field: directly under the input, not in a banner elsewhere on the page.
   const [inputBox, errorBox] = [await ttl.boundingBox(), await error.boundingBox()];
   expect(errorBox!.y - (inputBox!.y + inputBox!.height)).toBeLessThan(24);

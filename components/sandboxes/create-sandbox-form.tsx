@@ -58,10 +58,15 @@ export function CreateSandboxForm({
   const { can } = useConsole();
 
   const ttlNumber = /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText) : NaN; // digits only: not 1e3, 0x10
+  // The profile's maximum is known here; a number far past it (20 digits) would otherwise come
+  // back from the server rounded ("TTL 100000000000000000000s") and the hint as billions of hours.
+  // Lower limits of the extension routing picks are still the server's to say.
   const ttlLocalError =
     !Number.isInteger(ttlNumber) || ttlNumber <= 0
       ? "Enter a whole number of seconds above 0."
-      : undefined;
+      : profile && ttlNumber > profile.ttl.maxSeconds
+        ? `Enter at most ${profile.ttl.maxSeconds} seconds (${formatDuration(profile.ttl.maxSeconds)}) for this profile.`
+        : undefined;
   const previewInput = useDebounced({ profile: profileId, ttlSeconds: ttlNumber }, 250);
   // Only ask for the estimate of what is in the form now: never for a value typed a moment ago
   // (which may have been invalid), and never for an invalid one.
