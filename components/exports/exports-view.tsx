@@ -23,13 +23,10 @@ import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
 import { formatMoney, formatTime, shortId } from "@/lib/format";
 import { canExportUsage, EXPORT_REFUSED } from "@/lib/roles";
 import { useTRPC } from "@/lib/trpc";
+import { isoDay, isReportDay, MAX_DAY, MIN_DAY, usageListBounds } from "@/lib/usage-range";
 import { FinHubBatches } from "./fin-hub-batches";
 
 const DAY_MS = 86_400_000;
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-/** The form's `to` is an inclusive day; the API's `to` is exclusive. */
-const dayAfter = (day: string) =>
-  new Date(new Date(`${day}T00:00:00Z`).getTime() + DAY_MS).toISOString();
 
 const FORMATS = {
   csv: { label: "CSV", hint: "One row per usage record; opens in spreadsheets (UTF-8 with BOM)." },
@@ -61,22 +58,25 @@ function NewExportForm() {
   // The filters offer only what the registry knows, so a typo cannot make an empty file.
   const registry = useQuery(trpc.registry.list.queryOptions(undefined, { staleTime: 5 * 60_000 }));
   // Said beside the field as soon as the range is impossible, before anything is asked of the API.
-  const fromError = !from ? "Choose a start date." : undefined;
+  const outside = `Choose a day from ${MIN_DAY} to ${MAX_DAY}.`;
+  const fromError = !from ? "Choose a start date." : !isReportDay(from) ? outside : undefined;
   const toError = !to
     ? "Choose an end date."
-    : from && to < from
-      ? "The end date is before the start date."
-      : undefined;
+    : !isReportDay(to)
+      ? outside
+      : from && to < from
+        ? "The end date is before the start date."
+        : undefined;
   const rangeInvalid = Boolean(fromError || toError);
 
   async function submit(format: Format) {
     setError(null);
     if (rangeInvalid) return;
     try {
+      // The form's `to` is an inclusive day; the API's `to` is exclusive (and stops at 9999-12-30).
       await start.mutateAsync({
         format,
-        from: `${from}T00:00:00.000Z`,
-        to: dayAfter(to),
+        ...usageListBounds({ from, to }),
         extension: extension || undefined,
         profile: profile || undefined,
       });
@@ -104,7 +104,8 @@ function NewExportForm() {
               <Input
                 type="date"
                 value={from}
-                max={to}
+                min={MIN_DAY}
+                max={to || MAX_DAY}
                 onChange={(e) => {
                   setFrom(e.target.value);
                   setError(null);
@@ -115,7 +116,8 @@ function NewExportForm() {
               <Input
                 type="date"
                 value={to}
-                min={from}
+                min={from || MIN_DAY}
+                max={MAX_DAY}
                 onChange={(e) => {
                   setTo(e.target.value);
                   setError(null);

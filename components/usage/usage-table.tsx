@@ -19,14 +19,11 @@ import {
 } from "@/components/ui/table";
 import { formatDuration, formatMoney, formatTime, shortId } from "@/lib/format";
 import { canExportUsage } from "@/lib/roles";
+import { usageListBounds } from "@/lib/usage-range";
 import { useTRPC, useTRPCClient } from "@/lib/trpc";
 import { formatMicros } from "@/server/money";
 import { neutralise } from "@/server/exports/spreadsheet";
 
-const DAY_MS = 86_400_000;
-/** usage.list's `to` is exclusive; the page's range is whole days, end inclusive. */
-const endExclusive = (to: string) =>
-  new Date(new Date(`${to}T00:00:00Z`).getTime() + DAY_MS).toISOString();
 const EXPORT_LIMIT = 50_000;
 
 const csvCell = (v: string | number | null) => {
@@ -45,7 +42,8 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
   const [exporting, setExporting] = useState<"idle" | "busy" | "failed">("idle");
   useEffect(() => setTrail([]), [from, to]);
   const cursor = trail.at(-1);
-  const input = { from: `${from}T00:00:00.000Z`, to: endExclusive(to) };
+  // usage.list's `to` is exclusive; the page's range is whole days, end inclusive.
+  const input = usageListBounds({ from, to });
   const usage = useQuery(
     trpc.usage.list.queryOptions(
       { ...input, cursor, limit: 25 },

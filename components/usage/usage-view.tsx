@@ -4,6 +4,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { usePathname, useSearchParams } from "next/navigation";
 import { useRef } from "react";
 import { ErrorState, LoadingRows } from "@/components/console/states";
+import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Card, CardDescription, CardHeader } from "@/components/ui/card";
 import { Field } from "@/components/ui/field";
@@ -13,19 +14,14 @@ import { fieldError, toSafeError } from "@/lib/errors";
 import { formatHours, formatMoney } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
 import { writeQuery } from "@/lib/url-query";
+import { lastDays, MAX_DAY, MIN_DAY, parseUsageRange } from "@/lib/usage-range";
 import { byDayRows, byKeyRows, UsageChart } from "./usage-charts";
 import { UsageTable } from "./usage-table";
 
-const DAY_MS = 86_400_000;
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-const rangeOf = (days: number) => ({
-  from: isoDay(Date.now() - (days - 1) * DAY_MS),
-  to: isoDay(Date.now()),
-});
+const rangeOf = (days: number) => lastDays(days, Date.now());
 const PRESETS = [7, 30, 90];
 /** The range a page without one in its address shows: one of the presets. */
 const DEFAULT_DAYS = 30;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * Usage does not change while you look at it unless sandboxes end, so nothing polls here. The
@@ -36,13 +32,7 @@ export function UsageView() {
   const trpc = useTRPC();
   const pathname = usePathname();
   const params = useSearchParams();
-  const fallback = rangeOf(DEFAULT_DAYS);
-  const fromParam = params.get("from") ?? "";
-  const toParam = params.get("to") ?? "";
-  const range = {
-    from: DAY.test(fromParam) ? fromParam : fallback.from,
-    to: DAY.test(toParam) ? toParam : fallback.to,
-  };
+  const { range, kept, ignored } = parseUsageRange(params, rangeOf(DEFAULT_DAYS));
   // Typing a date changes it a digit at a time: edits of one field in quick succession replace
   // the history entry they started, so Back goes to the range before the edit, not a digit back.
   const lastEdit = useRef<{ field: string; at: number } | null>(null);
@@ -73,11 +63,26 @@ export function UsageView() {
 
   return (
     <div className="grid gap-6">
+      {ignored.length > 0 ? (
+        <Alert className="flex flex-wrap items-center justify-between gap-2">
+          <span data-testid="ignored-range">
+            The {ignored.join(" and the ")} in the address{" "}
+            {ignored.length === 1
+              ? "is not a date here, so it is"
+              : "are not dates here, so they are"}{" "}
+            ignored.
+          </span>
+          <Button variant="outline" size="sm" onClick={() => writeQuery(pathname, kept, "replace")}>
+            Remove from the address
+          </Button>
+        </Alert>
+      ) : null}
       <div className="flex flex-wrap items-end gap-4" role="group" aria-label="Date range">
         <Field label="From" error={fromError} className="w-44">
           <Input
             type="date"
             value={range.from}
+            min={MIN_DAY}
             max={range.to}
             onChange={(e) => e.target.value && setRange({ ...range, from: e.target.value }, "from")}
           />
@@ -87,6 +92,7 @@ export function UsageView() {
             type="date"
             value={range.to}
             min={range.from}
+            max={MAX_DAY}
             onChange={(e) => e.target.value && setRange({ ...range, to: e.target.value }, "to")}
           />
         </Field>
