@@ -326,6 +326,32 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     expect(emptyQuery.code, emptyQuery.stderr).toBe(ExitCode.OK);
   });
 
+  it("says a server whose JSON is not the Sandboxer API's is not the Sandboxer API (exit 1), with its HTTP status", async () => {
+    const answers: Record<string, [number, string]> = {
+      "/empty": [200, "{}"],
+      "/notfound": [404, JSON.stringify({ error: "Not Found", message: "no route" })],
+      "/proxy": [502, JSON.stringify({ error: { message: "upstream \u001b[31mdown", code: -32603 } })],
+    };
+    const other = http.createServer((req, res) => {
+      const [status, body] = answers[`/${(req.url ?? "").split("/")[1]}`] ?? [500, "{}"];
+      res.writeHead(status, { "content-type": "application/json" }).end(body);
+    });
+    await new Promise<void>((r) => other.listen(0, "127.0.0.1", () => r()));
+    const base = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const [empty, notFound, proxy] = (await Promise.all(["/empty", "/notfound", "/proxy"].map((p) => cli(["balance"], { url: `${base}${p}` })))) as [Result, Result, Result];
+      expect(empty.stderr).toBe(`error: the server at ${base}/empty did not answer like the Sandboxer API (HTTP 200); is --url / SANDBOXER_URL right?\n`);
+      expect(notFound.stderr).toBe(`error: the server at ${base}/notfound did not answer like the Sandboxer API (HTTP 404); is --url / SANDBOXER_URL right?\n`);
+      expect(proxy.stderr).toBe(`error: the server at ${base}/proxy did not answer like the Sandboxer API (HTTP 502: upstream \\x1b[31mdown); is --url / SANDBOXER_URL right?\n`);
+      for (const r of [empty, notFound, proxy]) {
+        expect(r.code).toBe(ExitCode.UNEXPECTED);
+        expect(r.stdout).toBe("");
+      }
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+
   it("refuses a bad SANDBOXER_TIMEOUT_MS or SANDBOXER_DEBUG with exit 2, naming the variable and what it must be", async () => {
     const bad = ["abc", "0", "1.5", "30s", "99999999999"];
     const results = await Promise.all(bad.map((v) => cli(["balance"], { env: { SANDBOXER_TIMEOUT_MS: v } })));

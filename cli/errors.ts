@@ -170,10 +170,20 @@ export function toCliError(err: unknown, ctx: { url: string; authHint?: string }
   if (tls) return new CliError(tls, ExitCode.UNREACHABLE);
   const why = networkProblem(err);
   if (why) return new CliError(unreachableMessage(ctx.url, why), ExitCode.UNREACHABLE);
+  const status = (err as { meta?: { response?: { status?: number } } }).meta?.response?.status;
   if (causes(err).some((c) => c instanceof SyntaxError)) {
-    const status = (err as { meta?: { response?: { status?: number } } }).meta?.response?.status;
     return new CliError(
       `the server at ${ctx.url} did not answer like the Sandboxer API${status ? ` (HTTP ${status})` : ""}; is --url / SANDBOXER_URL right?`,
+      ExitCode.UNEXPECTED,
+    );
+  }
+  // An HTTP answer in JSON that carries no tRPC error data: another service's JSON (`{}`, a 404
+  // `{"error":"Not Found"}`, a proxy's `{"error":{"message":…}}`). The Sandboxer API always
+  // sends data.code. tRPC's client calls the first kind "Unable to transform response from server".
+  if (status !== undefined && (err as { name?: unknown }).name === "TRPCClientError") {
+    const said = message && !/^Unable to transform response from server$/i.test(message) ? `: ${message.length > 200 ? `${message.slice(0, 200)}…` : message}` : "";
+    return new CliError(
+      `the server at ${ctx.url} did not answer like the Sandboxer API (HTTP ${status}${said}); is --url / SANDBOXER_URL right?`,
       ExitCode.UNEXPECTED,
     );
   }
