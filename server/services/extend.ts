@@ -12,6 +12,7 @@ import { PROVIDER_TIMEOUT_GRACE_S } from "./lifecycle";
 import { specOf } from "./routing";
 import { getSandboxRowOrThrow, type Actor } from "./sandboxes";
 import { toSandboxView } from "./sandbox-view";
+import { formatTime } from "../../lib/format";
 
 /**
  * Extends a ready sandbox's TTL by `bySeconds`: grows the hold first (refused when credits are
@@ -104,7 +105,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
       teamId: row.teamId,
       kind: "extended",
       extensionId: row.extensionId,
-      reason: `TTL extended to ${effectiveTtl}s (expires ${effectiveEnd.toISOString()}); hold grew by $${formatMicros(growth)}`,
+      reason: `TTL extended to ${effectiveTtl}s (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth)}`,
       at: now,
     });
   });

@@ -320,6 +320,12 @@ describe("extend", () => {
     expect(new Date(extended.expiresAt!).getTime()).toBe(ready.startedAt!.getTime() + 180_000);
     expect((await getBalance(rt.db, teamId)).heldMicros).toBe(26n * 180n);
     await expect(extendSandbox(rt, { teamId, userId: null }, ready.id, 3600)).rejects.toThrow(/above the maximum of 3600s/);
+    // The timeline says times the way the console shows them (UTC, to the second), not as ISO strings.
+    const reasons = (await getSandbox(rt, teamId, ready.id)).events.map((e) => e.reason ?? "");
+    const at = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+    expect(reasons).toContain(`ready on ext.saas-stub; expires at ${at(ready.startedAt!.getTime() + 60_000)}`);
+    expect(reasons).toContainEqual(expect.stringContaining(`(expires ${at(ready.startedAt!.getTime() + 180_000)})`));
+    expect(reasons.join("\n")).not.toMatch(/\d{2}:\d{2}:\d{2}\.\d{3}Z/);
   });
 
   it("is refused when credits are short, changing nothing", async () => {

@@ -563,7 +563,7 @@ async function markReady(rt: Runtime, sandboxId: string): Promise<void> {
           fromState: "provisioning",
           toState: "ready",
           extensionId: sql`extension_id`,
-          reason: sql`'ready on ' || coalesce(extension_id, 'null') || '; expires at ' || ${iso("expires_at")}`,
+          reason: sql`'ready on ' || coalesce(extension_id, 'null') || '; expires at ' || to_char(expires_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')`,
           at: now,
         })})
         select ${iso("expires_at")} as expires_at, destroy_requested_at is not null as destroy_requested from upd`,

@@ -5,6 +5,7 @@ import type { Profile } from "../catalog/schema";
 import type { Runtime } from "../runtime";
 import { getCooldown, type Cooldown } from "./cooldown";
 import { effectiveRefs, teamBindings, type Bindings, type CredentialSource } from "./credentials";
+import { formatTime } from "../../lib/format";
 
 export type RouteCandidate = {
   extension: Extension;
@@ -123,8 +124,8 @@ export async function planRoute(
 
 export const coolingReason = (c: Cooldown) =>
   c.probing
-    ? `cool-down ended; one create is testing it and the others wait for it to succeed (next check ${c.until.toISOString()}; cooled down after ${c.reason})`
-    : `cooling down until ${c.until.toISOString()} (${c.reason})`;
+    ? `cool-down ended; one create is testing it and the others wait for it to succeed (next check ${formatTime(c.until.toISOString())}; cooled down after ${c.reason})`
+    : `cooling down until ${formatTime(c.until.toISOString())} (${c.reason})`;
 
 /**
  * Why the plan shows an entry as it does, before the worker acts (sandboxes.preview and the
@@ -141,7 +142,7 @@ export function planReason(plan: RoutePlan, c: RouteCandidate): string {
   }
   return cd.probing
     ? `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue meanwhile`
-    : `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue and are tried from ${cd.until.toISOString()}`;
+    : `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue and are tried from ${formatTime(cd.until.toISOString())}`;
 }
 
 /** The entry routing would take now: the first eligible one not cooling down, else the first eligible. */

@@ -2,6 +2,7 @@ import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { creditLedger, usageDaily, usageRecords } from "../../db/schema";
 import { AppError } from "../errors";
 import type { Runtime } from "../runtime";
+import { formatTime } from "../../lib/format";
 
 export type UsageFilter = { from?: Date; to?: Date; extension?: string; profile?: string; cursor?: string; limit?: number };
 
@@ -80,7 +81,7 @@ export async function usageTotals(rt: Runtime, teamId: string, f: Pick<UsageFilt
 /** Usage records, newest first, with the total over the whole filter (not just the page). */
 export async function listUsage(rt: Runtime, teamId: string, f: UsageFilter) {
   if (f.from && f.to && f.to < f.from)
-    throw new AppError("INVALID_INPUT", `the end ${f.to.toISOString()} is before the start ${f.from.toISOString()}`, { field: "to" });
+    throw new AppError("INVALID_INPUT", `the end ${formatTime(f.to.toISOString())} is before the start ${formatTime(f.from.toISOString())}`, { field: "to" });
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
   const conditions = usageConditions(teamId, f);
   const pageConditions = f.cursor ? [...conditions, lt(usageRecords.id, f.cursor)] : conditions;

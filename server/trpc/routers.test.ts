@@ -88,6 +88,9 @@ describe("API permissions", () => {
     expect(reused.message).toMatch(/already used for a top-up of \$2\.500000/);
     expect(BigInt((await admin.credits.balance()).balanceMicros) - before).toBe(2_500_000n);
     expect(await codeOf(admin.credits.topUp({ amount: "1.0000001", idempotencyKey: "admin-topup-2" }))).toBe("BAD_REQUEST");
+    const tooMuch = await errorOf(admin.credits.topUp({ amount: "1000000.5", idempotencyKey: "admin-topup-3" }));
+    expect(tooMuch.code).toBe("BAD_REQUEST");
+    expect(tooMuch.message).toBe("a top-up of $1,000,000.50 is above the $1,000,000.00 limit");
   });
 });
 
@@ -138,7 +141,7 @@ describe("usage.list dates", () => {
     expect(junk.message).toMatch(/must be a date such as 2026-12-01 or an ISO time/);
     const reversed = await errorOf(finance.usage.list({ from: "2026-12-05", to: "2026-12-01" }));
     expect(reversed.code).toBe("BAD_REQUEST");
-    expect(reversed.message).toBe("the end 2026-12-01T00:00:00.000Z is before the start 2026-12-05T00:00:00.000Z");
+    expect(reversed.message).toBe("the end 2026-12-01 00:00:00 UTC is before the start 2026-12-05 00:00:00 UTC");
     // Days and ISO times with an offset are fine.
     expect((await finance.usage.list({ from: "2026-12-01", to: "2026-12-02T09:30:00+02:00" })).items).toEqual([]);
   });

@@ -1,12 +1,13 @@
 import { z } from "zod";
 import { hasControlCharacters, isoDate } from "../inputs";
 import { AppError } from "../../errors";
-import { formatMicros, parseDollarsToMicros } from "../../money";
+import { parseDollarsToMicros } from "../../money";
 import { getBalance, topUp } from "../../services/credits";
 import { previewCreate } from "../../services/sandboxes";
 import { listLedger, listUsage } from "../../services/usage";
 import { teamName, userEmail } from "../../auth/identity";
 import { adminProcedure, authedProcedure, router, teamProcedure } from "../init";
+import { formatMoney } from "../../../lib/format";
 
 const balanceView = (b: Awaited<ReturnType<typeof getBalance>>) => ({
   balanceMicros: b.balanceMicros.toString(),
@@ -70,7 +71,7 @@ export const creditsRouter = router({
       } catch (e) {
         throw new AppError("INVALID_INPUT", (e as Error).message, { field: "amount" });
       }
-      if (micros > 1_000_000_000_000n) throw new AppError("INVALID_INPUT", `top-up of $${formatMicros(micros)} is above the $1,000,000 limit`, { field: "amount" });
+      if (micros > 1_000_000_000_000n) throw new AppError("INVALID_INPUT", `a top-up of ${formatMoney(micros.toString())} is above the $1,000,000.00 limit`, { field: "amount" });
       const balance = await topUp(ctx.rt.db, { teamId: ctx.team.teamId, amountMicros: micros, idempotencyKey: input.idempotencyKey, actorId: ctx.team.userId, note: input.note });
       ctx.rt.logger.info({ teamId: ctx.team.teamId, amountMicros: micros.toString() }, "credits topped up");
       return balanceView(balance);
