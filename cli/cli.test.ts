@@ -313,6 +313,38 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
     }
   });
 
+  it("login and logout replace a config file that is not valid JSON (other commands refuse it, pointing at them)", async () => {
+    const configFile = path.join(configHome, "sandboxer", "config.json");
+    fs.mkdirSync(path.dirname(configFile), { recursive: true });
+    const truncated = `{"url": "${server.url}", "apiKey": "sbxk_trunc`;
+    try {
+      fs.writeFileSync(configFile, truncated, { mode: 0o600 });
+      const refused = await cli(["balance"], { apiKey: null });
+      expect(refused.code).toBe(ExitCode.USAGE);
+      expect(refused.stderr).toBe(`error: ${configFile} is not valid JSON; fix it, or run \`sandboxer login\` (or \`sandboxer logout\`) to replace it\n`);
+
+      const login = await cli(["login", "--api-key", rich.apiKey], { apiKey: null });
+      expect(login.code, login.stderr).toBe(ExitCode.OK);
+      expect(login.stdout).toMatch(/^saved http:\/\/127\.0\.0\.1:\d+ and the API key to /);
+      expect(login.stderr).toBe("(the file had to be replaced: it is not valid JSON)\n");
+      expect(JSON.parse(fs.readFileSync(configFile, "utf8"))).toEqual({ url: server.url, apiKey: rich.apiKey });
+      expect((await cli(["balance"], { apiKey: null })).code).toBe(ExitCode.OK);
+
+      fs.writeFileSync(configFile, truncated, { mode: 0o600 });
+      const logout = await cli(["logout", "--json"], { apiKey: null });
+      expect(logout.code, logout.stderr).toBe(ExitCode.OK);
+      expect(json(logout)).toEqual({ configPath: configFile, removed: true });
+      expect(JSON.parse(fs.readFileSync(configFile, "utf8"))).toEqual({});
+
+      fs.writeFileSync(configFile, "[1]", { mode: 0o600 });
+      const array = await cli(["whoami"], { apiKey: null });
+      expect(array.code).toBe(ExitCode.USAGE);
+      expect(array.stderr).toMatch(/does not hold a JSON object; fix it, or run `sandboxer login`/);
+    } finally {
+      fs.rmSync(configFile, { force: true });
+    }
+  });
+
   it("refuses a server URL with a query or fragment (the API path would land inside it) with exit 2", async () => {
     const [query, fragment, emptyQuery] = await Promise.all([
       cli(["balance", "--url", `${server.url}/?x=1`]),

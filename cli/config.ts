@@ -21,6 +21,11 @@ export type ResolvedConfig = {
   configPath: string;
   /** Per-request timeout (SANDBOXER_TIMEOUT_MS). */
   timeoutMs: number;
+  /**
+   * Why the saved config was set aside (login and logout only: they must work on a broken file,
+   * which they replace); null when it was read, or was not there.
+   */
+  configProblem: string | null;
 };
 
 /** `$XDG_CONFIG_HOME/sandboxer/config.json`, else `~/.config/sandboxer/config.json`. */
@@ -28,6 +33,17 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CONFIG_HOME?.trim();
   const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || os.homedir(), ".config");
   return path.join(base, "sandboxer", "config.json");
+}
+
+/** A config file that is there but cannot be used; `sandboxer login` (or logout) replaces it. */
+export class ConfigFileError extends UsageError {
+  constructor(
+    file: string,
+    readonly reason: string,
+  ) {
+    super(`${file} ${reason}; fix it, or run \`sandboxer login\` (or \`sandboxer logout\`) to replace it`);
+    this.name = "ConfigFileError";
+  }
 }
 
 export function readConfigFile(file: string): StoredConfig {
@@ -42,9 +58,9 @@ export function readConfigFile(file: string): StoredConfig {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new UsageError(`${file} is not valid JSON; fix it or run \`sandboxer login\` again`);
+    throw new ConfigFileError(file, "is not valid JSON");
   }
-  if (!parsed || typeof parsed !== "object") throw new UsageError(`${file} must hold a JSON object`);
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigFileError(file, "does not hold a JSON object");
   const { url, apiKey } = parsed as Record<string, unknown>;
   return {
     url: typeof url === "string" && url ? url : undefined,
@@ -160,14 +176,43 @@ export function checkEnv(env: Env = process.env): void {
 }
 
 /**
- * Flags beat environment variables, which beat the config file, which beats the default. An
- * empty environment variable counts as unset; an empty flag is refused (checkFlags).
+ * The saved config, or — when it is not valid JSON, not an object, or holds a URL that is not
+ * one — what of it can be used and why the rest was set aside. For `login` and `logout`, which
+ * replace the file: refusing them too would leave no way out but editing it by hand.
  */
-export function resolveConfig(flags: { url?: string; apiKey?: string }, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+export function readConfigFileTolerantly(file: string): { stored: StoredConfig; problem: string | null } {
+  let stored: StoredConfig;
+  try {
+    stored = readConfigFile(file);
+  } catch (err) {
+    if (!(err instanceof ConfigFileError)) throw err;
+    return { stored: {}, problem: `it ${err.reason}` };
+  }
+  if (stored.url) {
+    try {
+      normaliseUrl(stored.url, "its url");
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      return { stored: { apiKey: stored.apiKey }, problem: err.message };
+    }
+  }
+  return { stored, problem: null };
+}
+
+/**
+ * Flags beat environment variables, which beat the config file, which beats the default. An
+ * empty environment variable counts as unset; an empty flag is refused (checkFlags). A broken
+ * config file is refused, unless `tolerateBadConfig` (login, logout) sets it aside.
+ */
+export function resolveConfig(
+  flags: { url?: string; apiKey?: string },
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { tolerateBadConfig?: boolean } = {},
+): ResolvedConfig {
   checkFlags(flags);
   const timeoutMs = requestTimeoutMs(env);
   const file = configPath(env);
-  const stored = readConfigFile(file);
+  const { stored, problem } = opts.tolerateBadConfig ? readConfigFileTolerantly(file) : { stored: readConfigFile(file), problem: null };
   const pick = (flag: string | undefined, envValue: string | undefined, storedValue: string | undefined) =>
     flag !== undefined ? { value: flag.trim(), source: "flag" as const } : envValue?.trim() ? { value: envValue.trim(), source: "env" as const } : storedValue ? { value: storedValue, source: "config" as const } : null;
   const url = pick(flags.url, env.SANDBOXER_URL, stored.url);
@@ -180,6 +225,7 @@ export function resolveConfig(flags: { url?: string; apiKey?: string }, env: Nod
     apiKeySource: key?.source ?? "none",
     configPath: file,
     timeoutMs,
+    configProblem: problem,
   };
 }
 

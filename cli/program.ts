@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import { Command, CommanderError } from "commander";
 import { createApi, requireApiKey, type Api } from "./client";
-import { checkApiKey, checkEnv, checkFlags, describeSource, resolveConfig, readConfigFile, writeConfigFile, type ResolvedConfig } from "./config";
+import { checkApiKey, checkEnv, checkFlags, describeSource, resolveConfig, readConfigFileTolerantly, writeConfigFile, type ResolvedConfig } from "./config";
 import { CliError, EXIT_CODE_HELP, ExitCode, toCliError, UsageError } from "./errors";
 import { registerFinHubCommands } from "./fin-hub";
 import { registerReconcilerCommands } from "./reconciler";
@@ -80,7 +80,8 @@ export function buildProgram(io: Io, state: { url: string; authHint?: string }) 
 
   const ctx = (cmd: Command) => {
     const g = cmd.optsWithGlobals<Globals>();
-    const cfg = resolveConfig({ url: g.url, apiKey: g.apiKey }, io.env);
+    // login and logout replace the config file, so a broken one must not stop them.
+    const cfg = resolveConfig({ url: g.url, apiKey: g.apiKey }, io.env, { tolerateBadConfig: cmd.name() === "login" || cmd.name() === "logout" });
     state.url = cfg.url;
     state.authHint = authHint(cfg);
     const json = Boolean(g.json);
@@ -371,13 +372,14 @@ Docs: docs/cli.md`,
       const url = c.cfg.url;
       let me: Awaited<ReturnType<Api["me"]["whoami"]["query"]>> | null = null;
       if (opts.verify) me = await createApi({ url, apiKey, timeoutMs: c.cfg.timeoutMs }).me.whoami.query();
-      const existing = readConfigFile(c.cfg.configPath);
+      const { stored: existing } = readConfigFileTolerantly(c.cfg.configPath);
       writeConfigFile(c.cfg.configPath, { ...existing, url, apiKey });
       const result = { url, configPath: c.cfg.configPath, verified: opts.verify, whoami: me };
       if (c.json) return c.emitJson(result);
       c.out(
         `saved ${url} and the API key to ${c.cfg.configPath}${me ? ` (user ${me.email ?? me.userId}, team ${me.teamName ?? me.teamId ?? "none"}, role ${me.role ?? "—"})` : " (not verified)"}`,
       );
+      if (c.cfg.configProblem) c.progress(`(the file had to be replaced: ${c.cfg.configProblem})`);
     });
 
   program
@@ -385,11 +387,19 @@ Docs: docs/cli.md`,
     .description("remove the saved API key from the config file")
     .action(async (_opts: unknown, cmd: Command) => {
       const c = ctx(cmd);
-      const existing = readConfigFile(c.cfg.configPath);
-      const had = Boolean(existing.apiKey);
-      if (had) writeConfigFile(c.cfg.configPath, { url: existing.url });
+      const { stored: existing, problem } = readConfigFileTolerantly(c.cfg.configPath);
+      // A file that cannot be read as a config may still hold a key: it is replaced all the same.
+      const unreadable = problem !== null && !existing.apiKey;
+      const had = Boolean(existing.apiKey) || unreadable;
+      if (had) writeConfigFile(c.cfg.configPath, existing.url ? { url: existing.url } : {});
       if (c.json) return c.emitJson({ configPath: c.cfg.configPath, removed: had });
-      c.out(had ? `removed the API key from ${c.cfg.configPath}` : `no API key saved in ${c.cfg.configPath}`);
+      c.out(
+        unreadable
+          ? `replaced ${c.cfg.configPath} with an empty config (${problem}): no API key is saved`
+          : had
+            ? `removed the API key from ${c.cfg.configPath}`
+            : `no API key saved in ${c.cfg.configPath}`,
+      );
     });
 
   registerFinHubCommands(program, io);
