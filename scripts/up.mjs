@@ -15,6 +15,7 @@ import {
   DATA_DIR,
   ROOT,
   die,
+  lockDataDir,
   findFreePort,
   isPortFree,
   liveChildren,
@@ -115,6 +116,18 @@ main().catch((err) => {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   process.chdir(ROOT);
+  // Before the port check: with the same checkout already running, "pick another port" would
+  // start a second server on the same embedded database and Redis data.
+  const lock = lockDataDir({ port: opts.port, startedAt: new Date().toISOString() });
+  if (!lock.ok) {
+    const { pid, port } = lock.holder;
+    die(
+      `another \`npm run up\` (pid ${pid}${port ? `, serving http://127.0.0.1:${port}` : ""}) is using ${DATA_DIR.startsWith(ROOT + path.sep) ? path.relative(ROOT, DATA_DIR) : DATA_DIR}/ — ` +
+        `its embedded database and Redis data take one server at a time. Use that one, or stop it (Ctrl-C in its terminal) and run this again; ` +
+        `for a second, separate instance use another checkout or SANDBOXER_DATA_DIR=<another folder>. ` +
+        `(If no such process is running, delete ${lock.file}.)`,
+    );
+  }
   onStopSignal((signal) => shutdown(0, `${signal} received, stopping…`));
 
   await assertPortFree(opts.port);
@@ -152,12 +165,19 @@ async function main() {
 // ---------------------------------------------------------------------------
 // Arguments and environment
 
+/** Digits only (Number() would take "3e3", "0x10" or " 1 2"), else NaN. */
+function parsePort(text) {
+  return /^\d{1,5}$/.test(text?.trim() ?? "") ? Number(text.trim()) : NaN;
+}
+
 function parseArgs(argv) {
   const opts = {
     dev: false,
     fakes: false,
     byok: false,
-    port: Number(process.env.PORT) || 3000,
+    // An empty PORT means unset; anything else must be a port (PORT=abc was quietly 3000).
+    port: process.env.PORT?.trim() ? parsePort(process.env.PORT) : 3000,
+    portFrom: `PORT=${JSON.stringify(process.env.PORT ?? "")}`,
     host: "127.0.0.1",
   };
   for (let i = 0; i < argv.length; i++) {
@@ -166,7 +186,11 @@ function parseArgs(argv) {
     if (flag === "--dev") opts.dev = true;
     else if (flag === "--fakes") opts.fakes = true;
     else if (flag === "--byok") opts.fakes = opts.byok = true;
-    else if (flag === "--port") opts.port = Number(value());
+    else if (flag === "--port") {
+      const given = value();
+      opts.port = parsePort(given);
+      opts.portFrom = `--port ${JSON.stringify(given ?? "")}`;
+    }
     else if (flag === "--host") opts.host = value();
     else if (flag === "--help" || flag === "-h") {
       console.log(USAGE);
@@ -174,7 +198,7 @@ function parseArgs(argv) {
     } else die(`unknown argument: ${argv[i]}\n\n${USAGE}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535)
-    die(`invalid port; ${USAGE}`);
+    die(`invalid port (${opts.portFrom}): a port is a whole number from 1 to 65535\n\n${USAGE}`);
   if (!opts.host) die(`--host needs an address\n\n${USAGE}`);
   return opts;
 }

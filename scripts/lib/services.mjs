@@ -35,6 +35,61 @@ export function die(msg, code = 1) {
 }
 
 // ---------------------------------------------------------------------------
+// One `npm run up` per data directory
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM"; // it exists, as another user's process
+  }
+}
+
+/**
+ * Claims DATA_DIR for this process until it exits, through `up.lock` (created exclusively; it
+ * holds our pid and `info`). The embedded database allows one process per data directory and
+ * the private Redis's append-only file one server: a second `npm run up` of the same checkout
+ * on another port would open both under the first one's feet. A lock whose process is gone (a
+ * SIGKILLed launcher) is taken over. Returns { ok: true } or { ok: false, holder, file }.
+ */
+export function lockDataDir(info = {}) {
+  fs.mkdirSync(DATA_DIR, { recursive: true });
+  const file = path.join(DATA_DIR, "up.lock");
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let fd;
+    try {
+      fd = fs.openSync(file, "wx", 0o600);
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+      let holder = null;
+      try {
+        holder = JSON.parse(fs.readFileSync(file, "utf8"));
+      } catch {
+        // being written right now, or garbage: look again, then treat as stale
+        if (attempt === 0) continue;
+      }
+      if (holder && Number.isInteger(holder.pid) && holder.pid !== process.pid && isAlive(holder.pid)) {
+        return { ok: false, holder, file };
+      }
+      fs.rmSync(file, { force: true });
+      continue;
+    }
+    fs.writeSync(fd, JSON.stringify({ pid: process.pid, ...info }));
+    fs.closeSync(fd);
+    process.on("exit", () => {
+      try {
+        if (JSON.parse(fs.readFileSync(file, "utf8")).pid === process.pid) fs.rmSync(file, { force: true });
+      } catch {
+        /* already gone */
+      }
+    });
+    return { ok: true, file };
+  }
+  throw new Error(`could not take ${file}; remove it if no \`npm run up\` is running from this checkout`);
+}
+
+// ---------------------------------------------------------------------------
 // Small utilities
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
