@@ -263,13 +263,21 @@ Docs: docs/cli.md`,
         );
         return;
       }
-      const final = await waitFor(api, c, s.id, (x) => TERMINAL.has(x.state), {
+      // A teardown the worker has given up on (attention) will not finish by waiting: stop there.
+      const final = await waitFor(api, c, s.id, (x) => TERMINAL.has(x.state) || Boolean(x.attentionReason), {
         timeoutMs,
         goal: "destroyed",
         // Show what happened from this destroy request on, not the sandbox's whole history.
         showFrom: (events) => Math.max(0, events.map((e) => e.kind).lastIndexOf("destroy_requested")),
       });
-      if (c.json) return c.emitJson(final);
+      if (c.json) c.emitJson(final);
+      if (!TERMINAL.has(final.state)) {
+        throw new CliError(
+          `${final.id} is still ${final.state} and needs a person — ${final.attentionReason}. The sandbox may still run at ${final.extensionId ?? "the provider"} and its hold stays in place until it is settled; fix the cause, then have an operator re-run its teardown (the provider's runbook in docs/runbooks, "Errors and what to do")`,
+          ExitCode.SANDBOX_FAILED,
+        );
+      }
+      if (c.json) return;
       const ran = final.startedAt && final.endedAt ? humanMs(new Date(final.endedAt).getTime() - new Date(final.startedAt).getTime()) : null;
       c.out(`${final.id} ${final.state}${ran ? ` after running ${ran}` : ""}; final cost ${formatMoney(final.costMicros ?? "0")}`);
     });

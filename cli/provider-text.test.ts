@@ -72,6 +72,29 @@ describe("provider error text in human output", { timeout: 90_000 }, () => {
     expect(human.stdout).not.toContain("409: 409");
   });
 
+  it("destroy --wait stops as soon as the teardown needs a person (a rejected key) and says so, exit 8, instead of waiting out --timeout", async () => {
+    const created = await cli(["create", "--profile", "e2b-burst", "--ttl", "2m", "--wait", "--json"]);
+    expect(created.code, created.stderr).toBe(ExitCode.OK);
+    const id = JSON.parse(created.stdout).id as string;
+    fake.inject({ op: "kill", status: 401, times: 1_000 });
+    try {
+      const started = Date.now();
+      const r = await cli(["destroy", id, "--wait", "--timeout", "1m"]);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(r.code, r.stderr).toBe(ExitCode.SANDBOX_FAILED);
+      expect(r.stderr).toContain("attention");
+      expect(r.stderr).toMatch(
+        new RegExp(`^error: ${id} is still destroying and needs a person — teardown stopped: auth: E2B kill: HTTP 401: .*; fix the cause, then have an operator re-run its teardown`, "m"),
+      );
+      expect(r.stderr).not.toContain("gave up waiting");
+      const asJson = await cli(["destroy", id, "--wait", "--json"]);
+      expect(asJson.code).toBe(ExitCode.SANDBOX_FAILED);
+      expect(JSON.parse(asJson.stdout)).toMatchObject({ id, state: "destroying", attentionReason: expect.stringContaining("HTTP 401") });
+    } finally {
+      fake.clearFaults();
+    }
+  });
+
   it("a 429 on create reads `Rate limit exceeded, please try again later` once, in the error, the failure and the routing", async () => {
     fake.inject({ op: "create", status: 429, message: "Rate limit exceeded", times: 50 });
     const r = await cli(["create", "--profile", "e2b-burst", "--ttl", "2m", "--wait", "--timeout", "60s"]);
