@@ -21,16 +21,7 @@ import { formatDuration, formatMoney, formatTime, shortId } from "@/lib/format";
 import { canExportUsage } from "@/lib/roles";
 import { usageListBounds } from "@/lib/usage-range";
 import { useTRPC, useTRPCClient } from "@/lib/trpc";
-import { formatMicros } from "@/server/money";
-import { neutralise } from "@/server/exports/spreadsheet";
-
-const EXPORT_LIMIT = 50_000;
-
-const csvCell = (v: string | number | null) => {
-  // Text a spreadsheet would run as a formula gets a leading apostrophe (docs/exports.md).
-  const s = v === null ? "" : typeof v === "number" ? String(v) : neutralise(v);
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-};
+import { buildUsageCsv, USAGE_CSV_MAX_ROWS } from "@/lib/usage-csv";
 
 /** One row per ended sandbox, newest first, in cursor pages; exportable as CSV. */
 export function UsageTable({ from, to }: { from: string; to: string }) {
@@ -39,7 +30,7 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
   // The same rule as the Exports page: members may read usage but not export it.
   const mayExport = canExportUsage(useConsole().role);
   const [trail, setTrail] = useState<string[]>([]);
-  const [exporting, setExporting] = useState<"idle" | "busy" | "failed">("idle");
+  const [exporting, setExporting] = useState<"idle" | "busy" | "failed" | "too-many">("idle");
   useEffect(() => setTrail([]), [from, to]);
   const cursor = trail.at(-1);
   // usage.list's `to` is exclusive; the page's range is whole days, end inclusive.
@@ -54,30 +45,14 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
   async function exportCsv() {
     setExporting("busy");
     try {
-      const lines = [
-        "sandbox_id,profile,extension,started_at,ended_at,duration_ms,rate_card_version,currency,cost_usd,end_reason",
-      ];
-      let next: string | undefined;
-      do {
-        const page = await client.usage.list.query({ ...input, cursor: next, limit: 500 });
-        for (const u of page.items) {
-          const cells = [
-            u.sandboxId,
-            u.profileId,
-            u.extensionId,
-            u.startedAt,
-            u.endedAt,
-            u.durationMs,
-            u.rateCardVersion,
-            u.currency,
-            formatMicros(BigInt(u.costMicros)),
-            u.endReason,
-          ];
-          lines.push(cells.map(csvCell).join(","));
-        }
-        next = page.nextCursor ?? undefined;
-      } while (next && lines.length <= EXPORT_LIMIT);
-      const url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+      const result = await buildUsageCsv((after) =>
+        client.usage.list.query({ ...input, cursor: after, limit: 500 }),
+      );
+      if (!result.ok) {
+        setExporting("too-many");
+        return;
+      }
+      const url = URL.createObjectURL(new Blob([result.csv], { type: "text/csv" }));
       const a = Object.assign(document.createElement("a"), {
         href: url,
         download: `usage-${from}-to-${to}.csv`,
@@ -114,6 +89,15 @@ export function UsageTable({ from, to }: { from: string; to: string }) {
             {exporting === "failed" ? (
               <p role="alert" className="text-xs text-destructive">
                 The export did not finish. Try again.
+              </p>
+            ) : exporting === "too-many" ? (
+              <p role="alert" className="max-w-xs text-xs text-destructive">
+                More than {USAGE_CSV_MAX_ROWS.toLocaleString("en-US")} records in this range, too
+                many for this button. Use{" "}
+                <Link href="/exports" className="underline">
+                  Exports
+                </Link>{" "}
+                for the whole range, or pick a shorter one.
               </p>
             ) : null}
           </div>
