@@ -234,10 +234,15 @@ Docs: docs/cli.md`,
     .action(async (id: string, opts: { by: string }, cmd: Command) => {
       const c = ctx(cmd);
       const bySeconds = parseDuration(opts.by, "--by");
-      const s = await c.api().sandboxes.extend.mutate({ id: id.trim(), bySeconds });
+      const api = c.api();
+      // The TTL before, to tell what was granted: a provider may grant less than asked (E2B clamps to its plan).
+      const before = c.json ? null : await api.sandboxes.get.query({ id: id.trim() }).catch(() => null);
+      const s = await api.sandboxes.extend.mutate({ id: id.trim(), bySeconds });
       if (c.json) return c.emitJson(s);
+      const grew = before ? s.ttlSeconds - before.ttlSeconds : bySeconds;
+      const by = grew < bySeconds ? `${humanSeconds(Math.max(grew, 0))} of the ${humanSeconds(bySeconds)} asked (${s.extensionId ?? "the provider"} granted no more)` : humanSeconds(bySeconds);
       c.out(
-        `extended ${s.id} by ${humanSeconds(bySeconds)}: TTL now ${humanSeconds(s.ttlSeconds)}, expires ${s.expiresAt ? timeWithRelative(s.expiresAt) : "—"}; held ${formatMoney(s.holdMicros)}`,
+        `extended ${s.id} by ${by}: TTL now ${humanSeconds(s.ttlSeconds)}, expires ${s.expiresAt ? timeWithRelative(s.expiresAt) : "—"}; held ${formatMoney(s.holdMicros)}`,
       );
     });
 

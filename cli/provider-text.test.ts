@@ -95,6 +95,24 @@ describe("provider error text in human output", { timeout: 90_000 }, () => {
     }
   });
 
+  it("extend says when E2B granted less than asked (its plan's maximum), and the hold follows the TTL granted", async () => {
+    fake.configure({ planMaxSeconds: 240 }); // E2B life 240 s: our TTL at most 180 s (60 s grace)
+    try {
+      const created = await cli(["create", "--profile", "e2b-burst", "--ttl", "2m", "--wait", "--json"]);
+      expect(created.code, created.stderr).toBe(ExitCode.OK);
+      const id = JSON.parse(created.stdout).id as string;
+      const r = await cli(["extend", id, "--by", "5m"]);
+      expect(r.code, r.stderr).toBe(ExitCode.OK);
+      expect(r.stdout).toMatch(new RegExp(`^extended ${id} by 1m of the 5m asked \\(ext\\.e2b granted no more\\): TTL now 3m, expires `));
+      const after = JSON.parse((await cli(["get", id, "--json"])).stdout);
+      expect(after.ttlSeconds).toBe(180);
+      expect(after.holdMicros).toBe(after.estimateMicros);
+      expect((await cli(["destroy", id])).code).toBe(ExitCode.OK);
+    } finally {
+      fake.configure({ planMaxSeconds: 86_400 });
+    }
+  });
+
   it("a 429 on create reads `Rate limit exceeded, please try again later` once, in the error, the failure and the routing", async () => {
     fake.inject({ op: "create", status: 429, message: "Rate limit exceeded", times: 50 });
     const r = await cli(["create", "--profile", "e2b-burst", "--ttl", "2m", "--wait", "--timeout", "60s"]);

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { creditLedger, sandboxes, usageRecords } from "../../db/schema";
+import { creditLedger, sandboxEvents, sandboxes, usageRecords } from "../../db/schema";
 import { costMicros, parseRatePico } from "../../server/money";
 import { bindCredential } from "../../server/services/credentials";
 import { getBalance } from "../../server/services/credits";
@@ -310,6 +310,15 @@ describe("profile.e2b-burst: each fault ends in the right state and ledger", () 
     expect(extended.ttlSeconds).toBe(540);
     expect(new Date(extended.expiresAt!).getTime()).toBe(ready.startedAt!.getTime() + 540_000);
     expect(onProvider(id)[0]!.endAt).toBe(ready.startedAt!.getTime() + 600_000);
+    // The hold grown for the 1320 s asked is cut back to the 540 s granted, in the ledger too.
+    expect(extended.holdMicros).toBe(e2bCost(540_000).toString());
+    expect(extended.estimateMicros).toBe(e2bCost(540_000).toString());
+    expect((await getBalance(rt.db, teamId)).heldMicros).toBe(e2bCost(540_000));
+    const events = await rt.db.select().from(sandboxEvents).where(eq(sandboxEvents.sandboxId, id));
+    expect(events.find((e) => e.kind === "extended")?.reason).toMatch(/^TTL extended to 540s, not the 1320s asked: ext\.e2b granted no more \(expires .*\); hold grew by \$/);
+    await destroySandbox(rt, { teamId, userId: null }, id);
+    await teardownSandbox(rt, id, "requested");
+    expect((await getBalance(rt.db, teamId)).heldMicros).toBe(0n);
   });
 });
 

@@ -95,17 +95,36 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
 
   const effectiveTtl = Math.round((effectiveEnd.getTime() - row.startedAt!.getTime()) / 1000);
   const now = rt.clock.now();
+  // A provider that granted less than asked (E2B clamps to its plan): the hold was grown for the
+  // TTL asked; give back what the granted TTL does not need (never below the hold before this
+  // extend), so the hold and the estimate match the TTL the sandbox really has.
+  const clamped = effectiveTtl < newTtl;
+  const grantedEstimate = clamped ? adapter.estimateCost(spec, ext.rates(spec.gpuType), effectiveTtl) : newHold;
+  const keptHold = grantedEstimate > row.holdMicros ? grantedEstimate : row.holdMicros;
+  const giveBack = clamped && row.holdMicros + growth > keptHold ? row.holdMicros + growth - keptHold : 0n;
   await rt.db.transaction(async (tx) => {
-    await tx
+    const updated = await tx
       .update(sandboxes)
-      .set({ ttlSeconds: effectiveTtl, expiresAt: effectiveEnd, updatedAt: now })
-      .where(and(eq(sandboxes.id, id), eq(sandboxes.state, "ready"), eq(sandboxes.ttlSeconds, newTtl)));
+      .set({
+        ttlSeconds: effectiveTtl,
+        expiresAt: effectiveEnd,
+        updatedAt: now,
+        ...(clamped ? { estimateMicros: grantedEstimate, holdMicros: sql`${sandboxes.holdMicros} - ${giveBack}` } : {}),
+      })
+      .where(and(eq(sandboxes.id, id), eq(sandboxes.state, "ready"), eq(sandboxes.ttlSeconds, newTtl)))
+      .returning({ id: sandboxes.id });
+    if (updated.length > 0 && giveBack > 0n) {
+      const fresh = await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: giveBack, sandboxId: id, idempotencyKey: `${growKey}:clamped` });
+      if (fresh) await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${giveBack}` }).where(eq(teamCredits.teamId, row.teamId));
+    }
     await recordEvent(tx, {
       sandboxId: id,
       teamId: row.teamId,
       kind: "extended",
       extensionId: row.extensionId,
-      reason: `TTL extended to ${effectiveTtl}s (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth)}`,
+      reason: clamped
+        ? `TTL extended to ${effectiveTtl}s, not the ${newTtl}s asked: ${row.extensionId} granted no more (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth - giveBack)}`
+        : `TTL extended to ${effectiveTtl}s (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth)}`,
       at: now,
     });
   });
