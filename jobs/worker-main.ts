@@ -30,7 +30,7 @@ function startHealthServer(rt: Runtime, port: number) {
       send(500, JSON.stringify({ ok: false }));
     }
   });
-  server.listen(port, process.env.SANDBOXER_WORKER_HEALTH_HOST ?? "127.0.0.1");
+  server.listen(port, rt.env.SANDBOXER_WORKER_HEALTH_HOST);
   return server;
 }
 
@@ -38,9 +38,11 @@ function startHealthServer(rt: Runtime, port: number) {
 async function main() {
   const rt = await getRuntime();
   const workers = await startWorkers(rt);
-  const port = Number(process.env.SANDBOXER_WORKER_HEALTH_PORT ?? 0);
+  // Validated with the rest of the environment (server/env.ts): a typo stops start-up, named,
+  // instead of no health server (NaN port) or no grace at all (NaN ms).
+  const port = rt.env.SANDBOXER_WORKER_HEALTH_PORT;
   const health = port > 0 ? startHealthServer(rt, port) : null;
-  const graceMs = Number(process.env.SANDBOXER_SHUTDOWN_GRACE_MS ?? 25_000);
+  const graceMs = rt.env.SANDBOXER_SHUTDOWN_GRACE_MS;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -151,6 +151,36 @@ describe("configuration", () => {
     expect(cfg!.secrets).toEqual([SECRET, "previous-secret-0123456789abcdefghij"]);
   });
 
+  it("refuses odd numbers and a secret with surrounding whitespace, naming the variable; empty means the default", () => {
+    const on = { SANDBOXER_FIN_HUB_URL: "https://fin-hub.example.com/v1/batches", SANDBOXER_FIN_HUB_SECRET: SECRET };
+    // Each of these used to be taken: hex, an exponent (31 years), a unit, a fraction, whitespace.
+    for (const [name, value] of [
+      ["SANDBOXER_FIN_HUB_INTERVAL_MS", "0x10000"],
+      ["SANDBOXER_FIN_HUB_INTERVAL_MS", "1e12"],
+      ["SANDBOXER_FIN_HUB_INTERVAL_MS", "10s"],
+      ["SANDBOXER_FIN_HUB_INTERVAL_MS", "-5000"],
+      ["SANDBOXER_FIN_HUB_BATCH_SIZE", "1.5"],
+      ["SANDBOXER_FIN_HUB_TIMEOUT_MS", "Infinity"],
+      ["SANDBOXER_FIN_HUB_ATTEMPTS", "0"],
+      ["SANDBOXER_SWEEP_INTERVAL_MS", "5e3"],
+      ["SANDBOXER_SHUTDOWN_GRACE_MS", "30s"],
+      ["SANDBOXER_WORKER_HEALTH_PORT", "abc"],
+      ["SANDBOXER_WORKER_HEALTH_PORT", "99999"],
+    ]) {
+      expect(() => loadEnv({ ...on, [name!]: value }), `${name}=${value}`).toThrow(
+        new RegExp(`${name}: must be a whole number.* from \\d+ to \\d+.*\\(got "${value!.replace(".", "\\.")}"\\)`),
+      );
+    }
+    const env = loadEnv({ ...on, SANDBOXER_FIN_HUB_INTERVAL_MS: "", SANDBOXER_FIN_HUB_BATCH_SIZE: " 250 ", SANDBOXER_SHUTDOWN_GRACE_MS: "0" });
+    expect(env).toMatchObject({ SANDBOXER_FIN_HUB_INTERVAL_MS: 10_000, SANDBOXER_FIN_HUB_BATCH_SIZE: 250, SANDBOXER_SHUTDOWN_GRACE_MS: 0, SANDBOXER_WORKER_HEALTH_PORT: 0 });
+    expect(env.SANDBOXER_WORKER_HEALTH_HOST).toBe("127.0.0.1");
+    // A secret read from a file with its newline, or all spaces: signatures fin-hub would never match.
+    for (const secret of [`${SECRET}\n`, ` ${SECRET}`, " ".repeat(40)]) {
+      expect(() => loadEnv({ ...on, SANDBOXER_FIN_HUB_SECRET: secret })).toThrow(/SANDBOXER_FIN_HUB_SECRET: must not start or end with a space or line break/);
+      expect(() => loadEnv({ ...on, SANDBOXER_FIN_HUB_SECRET_PREVIOUS: secret })).toThrow(/SANDBOXER_FIN_HUB_SECRET_PREVIOUS: must not start or end/);
+    }
+  });
+
   it("backs off exponentially, capped, never sooner than Retry-After", () => {
     const c = { backoffBaseMs: 1000, maxBackoffMs: 300_000 };
     expect([1, 2, 3, 4].map((a) => finHubBackoffMs(c, a))).toEqual([1000, 2000, 4000, 8000]);
