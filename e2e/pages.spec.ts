@@ -250,6 +250,11 @@ test("an oversized request body is refused with 413 before it reaches the API or
     headers: { "content-type": "application/json" },
   });
   expect(auth.status()).toBe(413);
+  // A batch of more calls than the API takes at once is refused whole, before any call runs.
+  const batch = (n: number) =>
+    `/api/trpc/${Array.from({ length: n }, () => "profiles.list").join(",")}?batch=1&input=${encodeURIComponent(JSON.stringify({}))}`;
+  expect((await request.get(batch(26))).status()).toBe(400);
+  expect((await request.get(batch(25))).status()).not.toBe(400);
 });
 
 test("the auth rate limit keys on the socket, not on an X-Forwarded-For the client writes", async ({

@@ -5,6 +5,7 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import type { AppRouter } from "@/server/trpc/root";
+import { API_MAX_BATCH } from "@/server/http/body-limit";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
@@ -45,6 +46,7 @@ export function Providers({ children }: { children: ReactNode }) {
       links: [
         httpBatchLink({
           url: "/api/trpc",
+          maxItems: API_MAX_BATCH,
           headers: () => (pageTeamId ? { [PAGE_TEAM_HEADER]: pageTeamId } : {}),
         }),
       ],

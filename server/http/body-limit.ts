@@ -5,6 +5,8 @@
  */
 export const API_BODY_LIMIT_BYTES = 1024 * 1024; // tRPC, batched calls included
 export const AUTH_BODY_LIMIT_BYTES = 64 * 1024; // sign-in, sign-up, organization calls
+/** Calls in one batched tRPC request; more is a 400 (the console's client splits at this size). */
+export const API_MAX_BATCH = 25;
 
 function tooLarge(limit: number): Response {
   return new Response(

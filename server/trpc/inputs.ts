@@ -63,3 +63,6 @@ export const plainName = (max: number, emptyMessage: string) =>
       (v) => !hasControlCharacters(v),
       "must not contain control characters (line breaks, tabs, escape codes)",
     );
+
+/** A client's key for a write it may repeat (a double click, a retried request): the first one counts. */
+export const idempotencyKey = z.string().regex(/^[A-Za-z0-9._:-]{8,100}$/, "must be 8–100 letters, digits or . _ : -");

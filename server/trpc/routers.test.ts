@@ -91,6 +91,12 @@ describe("API permissions", () => {
     const tooMuch = await errorOf(admin.credits.topUp({ amount: "1000000.5", idempotencyKey: "admin-topup-3" }));
     expect(tooMuch.code).toBe("BAD_REQUEST");
     expect(tooMuch.message).toBe("a top-up of $1,000,000.50 is above the $1,000,000.00 limit");
+    // The same key rules as sandboxes.create: eight spaces or a line break are not a key.
+    for (const bad of ["        ", "topup\nkey-1", "short"]) {
+      const refused = await errorOf(admin.credits.topUp({ amount: "1", idempotencyKey: bad }));
+      expect(refused.code).toBe("BAD_REQUEST");
+      expect(refused.message).toMatch(/must be 8–100 letters, digits or \. _ : -/);
+    }
   });
 });
 

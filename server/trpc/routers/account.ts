@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hasControlCharacters, isoDate } from "../inputs";
+import { hasControlCharacters, idempotencyKey, isoDate } from "../inputs";
 import { AppError } from "../../errors";
 import { parseDollarsToMicros } from "../../money";
 import { getBalance, topUp } from "../../services/credits";
@@ -56,7 +56,7 @@ export const creditsRouter = router({
     .input(
       z.object({
         amount: z.string().max(32).describe('dollars, e.g. "25" or "12.50"'),
-        idempotencyKey: z.string().min(8).max(100),
+        idempotencyKey,
         note: z
           .string()
           .max(200)

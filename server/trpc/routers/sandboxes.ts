@@ -3,6 +3,7 @@ import { sandboxStates } from "../../../db/schema";
 import { extendSandbox } from "../../services/extend";
 import { createSandbox, destroySandbox, getSandbox, listSandboxes, previewCreate } from "../../services/sandboxes";
 import { router, sandboxWriteProcedure, teamProcedure } from "../init";
+import { idempotencyKey } from "../inputs";
 
 const sandboxId = z.string().regex(/^sbx_[a-z0-9]+$/, "must be a sandbox id such as sbx_…");
 const ttlSeconds = z
@@ -15,10 +16,7 @@ export const createSandboxInput = z.object({
   profile: z.string().min(1).max(100),
   ttlSeconds: ttlSeconds.optional(),
   /** Optional: a repeat of a create with the same key returns the first sandbox instead of another. */
-  idempotencyKey: z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]{8,100}$/, "must be 8–100 letters, digits or . _ : -")
-    .optional(),
+  idempotencyKey: idempotencyKey.optional(),
 });
 export type CreateSandboxInput = z.infer<typeof createSandboxInput>;
 

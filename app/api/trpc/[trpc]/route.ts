@@ -1,5 +1,5 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { API_BODY_LIMIT_BYTES, limitBody } from "@/server/http/body-limit";
+import { API_BODY_LIMIT_BYTES, API_MAX_BATCH, limitBody } from "@/server/http/body-limit";
 import { createContext } from "@/server/trpc/context";
 import { getRuntime } from "@/server/runtime";
 import { appRouter } from "@/server/trpc/root";
@@ -13,6 +13,7 @@ const handler = async (incoming: Request) => {
     endpoint: "/api/trpc",
     req,
     router: appRouter,
+    maxBatchSize: API_MAX_BATCH,
     createContext: () => createContext({ headers: req.headers }),
     onError: ({ error, ctx, path }) => {
       // Procedure errors are logged by the error middleware; this catches context failures.
