@@ -302,4 +302,41 @@ describe("dead letter", () => {
     expect(rec.exported.micros).toBe(rec.ledgerDebitMicros);
     expect(rec.unbatched.records + rec.inFlight.records + rec.dead.records).toBe(0);
   });
+
+  it("cuts no new batch while one is dead for a reason later batches would die of too, and goes on after a batch-specific refusal", async () => {
+    const teamId = await team("Paused export team");
+    const unbatched = async () => (await finHubReconciliation(rt, teamId)).unbatched.records;
+    await metered(teamId, 1_000);
+    await runFinHubExport(rt, { cfg: cfg({ secrets: ["not-the-secret-fin-hub-knows-0123456789"] }), budgetMs: 5_000 });
+    const [dead] = (await listFinHubBatches(rt, teamId, { status: "dead" })).items;
+    expect(dead?.lastStatus).toBe(401);
+    // Records settled after it wait in the outbox, pass after pass, instead of dying in new batches.
+    await metered(teamId, 2_000);
+    await metered(teamId, 3_000);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(60_000);
+      await runFinHubExport(rt, { cfg: cfg(), budgetMs: 5_000 });
+      expect(await unbatched()).toBe(2);
+      expect((await listFinHubBatches(rt, teamId)).items).toHaveLength(1);
+    }
+    // Requeued once fixed: it goes through, then the waiting records follow.
+    await requeueFinHubBatch(rt, { teamId, userId: null }, dead!.id, "retry");
+    const rec = await drain(cfg());
+    expect(rec.dead.records).toBe(0);
+    expect((await finHubReconciliation(rt, teamId)).exported.micros).toBe((await finHubReconciliation(rt, teamId)).ledgerDebitMicros);
+
+    // fin-hub refusing one batch's content (422) does not hold up the records after it.
+    await metered(teamId, 4_000);
+    receiver.addFaults({ kind: "status", status: 422, body: "record 3 has no profile" });
+    await runFinHubExport(rt, { cfg: cfg(), budgetMs: 5_000 });
+    const refused = (await listFinHubBatches(rt, teamId, { status: "dead" })).items;
+    expect(refused.map((b) => b.lastStatus)).toEqual([422]);
+    await metered(teamId, 5_000);
+    await runFinHubExport(rt, { cfg: cfg(), budgetMs: 5_000 });
+    expect(await unbatched()).toBe(0);
+    expect((await finHubReconciliation(rt, teamId)).dead.records).toBe(1);
+    // Leave nothing dead for the tests after this one.
+    await requeueFinHubBatch(rt, { teamId, userId: null }, refused[0]!.id, "retry");
+    await drain(cfg());
+  });
 });

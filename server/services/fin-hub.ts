@@ -15,7 +15,7 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { DbOrTx } from "../../db/client";
 import { billingOutbox, creditLedger, finHubBatches, organization, usageRecords, type FinHubBatchStatus } from "../../db/schema";
 import { AppError } from "../errors";
@@ -311,14 +311,35 @@ export async function recordOutcome(rt: Runtime, cfg: FinHubConfig, batch: Lease
   return dead ? "dead" : "pending";
 }
 
-/** True while some batch is failing: no new batches are cut until it gets through or dies. */
-async function deliveryIsFailing(rt: Runtime): Promise<boolean> {
+/**
+ * Statuses by which fin-hub refuses one batch's content (a malformed record, a conflict on its
+ * id): later batches may still go through. Any other reason a batch died — a wrong secret (401),
+ * a wrong URL (404, a redirect), a body size fin-hub refuses (413), attempts run out in an
+ * outage — would kill every later batch the same way.
+ */
+const BATCH_SPECIFIC_STATUSES = [400, 409, 422];
+
+/**
+ * Why no new batch may be cut now, or null: a batch is failing (until it gets through or dies),
+ * or one died for a reason every later batch would die of too (until a person requeues it). Records
+ * wait in the outbox meanwhile, instead of being cut into batch after dead batch.
+ */
+async function deliveryBlockedBy(rt: Runtime): Promise<{ id: string; status: FinHubBatchStatus; lastStatus: number | null } | null> {
   const [row] = await rt.db
-    .select({ id: finHubBatches.id })
+    .select({ id: finHubBatches.id, status: finHubBatches.status, lastStatus: finHubBatches.lastStatus })
     .from(finHubBatches)
-    .where(and(eq(finHubBatches.status, "pending"), isNotNull(finHubBatches.lastError)))
+    .where(
+      or(
+        and(eq(finHubBatches.status, "pending"), isNotNull(finHubBatches.lastError)),
+        and(
+          eq(finHubBatches.status, "dead"),
+          or(isNull(finHubBatches.lastStatus), notInArray(finHubBatches.lastStatus, BATCH_SPECIFIC_STATUSES)),
+        ),
+      ),
+    )
+    .orderBy(asc(finHubBatches.seq))
     .limit(1);
-  return Boolean(row);
+  return row ?? null;
 }
 
 export type ExportRunResult = { batchesSent: number; recordsSent: number; failures: number; deadLettered: number };
@@ -337,11 +358,23 @@ export async function runFinHubExport(rt: Runtime, opts: { cfg?: FinHubConfig; b
     // Old rows first get their JSON; new ones have it from the settle transaction.
   }
   let failedThisRun = false;
+  let paused = false;
   const lane = async () => {
     while (Date.now() < deadline) {
       let batch = await leaseDueBatch(rt, cfg);
       if (!batch) {
-        if (failedThisRun || (await deliveryIsFailing(rt))) return;
+        if (failedThisRun) return;
+        const blocker = await deliveryBlockedBy(rt);
+        if (blocker) {
+          if (blocker.status === "dead" && !paused) {
+            paused = true;
+            rt.logger.warn(
+              { batchId: blocker.id, lastStatus: blocker.lastStatus },
+              "fin-hub export paused: a dead batch failed in a way later batches would too; fix fin-hub or the settings, then requeue it (docs/runbooks/fin-hub.md)",
+            );
+          }
+          return;
+        }
         batch = await claimBatch(rt, cfg);
       }
       if (!batch) return;
