@@ -64,6 +64,8 @@ export const sandboxes = pgTable(
     attentionReason: text("attention_reason"),
     /** The caller's idempotency key for the create (optional): a repeat returns this sandbox. */
     requestKey: text("request_key"),
+    /** The TTL that create asked for (with a request key): a repeat asking another TTL is refused. */
+    requestTtlSeconds: integer("request_ttl_seconds"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     readyAt: timestamp("ready_at", { withTimezone: true }),

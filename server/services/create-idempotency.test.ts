@@ -99,6 +99,28 @@ describe("create with an idempotency key", () => {
     expect(err?.message).toContain(first.id);
   });
 
+  it("refuses the same key for a different TTL, and takes an omitted TTL as the profile's default", async () => {
+    const caller = await api();
+    const first = await caller.sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 60, idempotencyKey: "form-other-ttl" });
+    const err = await caller.sandboxes
+      .create({ profile: "burst-sandbox", ttlSeconds: 600, idempotencyKey: "form-other-ttl" })
+      .then(
+        () => null,
+        (e: unknown) => e as TRPCError,
+      );
+    expect(err?.code).toBe("CONFLICT");
+    expect(err?.message).toBe(`idempotency key already used for ${first.id} on profile.burst-sandbox with TTL 60s; use a new key for a different request`);
+    expect(await sandboxesOf(teamId, "form-other-ttl")).toHaveLength(1);
+    // Extending the first sandbox does not change what its key stands for.
+    await rt.db.update(sandboxes).set({ ttlSeconds: 120 }).where(eq(sandboxes.id, first.id));
+    expect((await caller.sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 60, idempotencyKey: "form-other-ttl" })).id).toBe(first.id);
+
+    const byDefault = await caller.sandboxes.create({ profile: "burst-sandbox", idempotencyKey: "form-default-ttl" });
+    expect(byDefault.ttlSeconds).toBe(300);
+    expect((await caller.sandboxes.create({ profile: "burst-sandbox", ttlSeconds: 300, idempotencyKey: "form-default-ttl" })).id).toBe(byDefault.id);
+    expect((await caller.sandboxes.create({ profile: "burst-sandbox", idempotencyKey: "form-default-ttl" })).id).toBe(byDefault.id);
+  });
+
   it("keys are per team, and creates without a key are independent", async () => {
     const mine = await (
       await api()

@@ -78,10 +78,15 @@ export async function createSandbox(rt: Runtime, actor: Actor, input: { profile:
       .from(sandboxes)
       .where(and(eq(sandboxes.teamId, actor.teamId), eq(sandboxes.requestKey, key)));
     if (!existing) return null;
-    if (existing.profileId !== resolveProfile(rt, input.profile).id) {
-      throw new AppError("CONFLICT", `idempotency key already used for ${existing.id} on ${existing.profileId}; use a new key for a different request`, {
-        field: "idempotencyKey",
-      });
+    const profile = resolveProfile(rt, input.profile);
+    const ttl = input.ttlSeconds ?? profile.ttl.default_seconds;
+    const firstTtl = existing.requestTtlSeconds ?? ttl; // rows from before the column: the profile is all we can compare
+    if (existing.profileId !== profile.id || firstTtl !== ttl) {
+      throw new AppError(
+        "CONFLICT",
+        `idempotency key already used for ${existing.id} on ${existing.profileId} with TTL ${firstTtl}s; use a new key for a different request`,
+        { field: "idempotencyKey" },
+      );
     }
     return toSandboxView(rt, existing);
   };
@@ -151,9 +156,9 @@ async function createSandboxOnce(
           select ${newId("led")}, team_id, 'hold', ${int8(hold)}, ${id}, ${`hold:${id}`}, ${text(actor.userId)} from hold
           on conflict (idempotency_key) do nothing
         ), sbx as (
-          insert into ${sandboxes} (id, team_id, created_by, profile_id, state, resources, template, ttl_seconds, hold_micros, estimate_micros, request_key, created_at, updated_at)
+          insert into ${sandboxes} (id, team_id, created_by, profile_id, state, resources, template, ttl_seconds, hold_micros, estimate_micros, request_key, request_ttl_seconds, created_at, updated_at)
           select ${id}, team_id, ${text(actor.userId)}, ${profile.id}, 'requested', ${jsonb(storedResourcesOf(profile))}, ${profile.template}, ${ttl}::int,
-                 ${int8(hold)}, ${int8(hold)}, ${text(input.idempotencyKey ?? null)}, ${ts(now)}, ${ts(now)}
+                 ${int8(hold)}, ${int8(hold)}, ${text(input.idempotencyKey ?? null)}, ${input.idempotencyKey ? ttl : null}::int, ${ts(now)}, ${ts(now)}
           from hold
           returning ${columnsOf(sandboxes)}
         ), ev as (

@@ -1,0 +1,1 @@
+ALTER TABLE "sandboxes" ADD COLUMN "request_ttl_seconds" integer;
