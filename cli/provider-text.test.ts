@@ -90,6 +90,10 @@ describe("provider error text in human output", { timeout: 90_000 }, () => {
       const asJson = await cli(["destroy", id, "--wait", "--json"]);
       expect(asJson.code).toBe(ExitCode.SANDBOX_FAILED);
       expect(JSON.parse(asJson.stdout)).toMatchObject({ id, state: "destroying", attentionReason: expect.stringContaining("HTTP 401") });
+      // ls and get mark it, so a list shows which sandboxes wait for a person.
+      const listed = await cli(["ls"]);
+      expect(listed.stdout).toMatch(new RegExp(`${id}\\s*│?\\s*destroying \\(needs attention\\)`));
+      expect((await cli(["get", id])).stdout).toMatch(/destroying \(needs attention\)/);
     } finally {
       fake.clearFaults();
     }

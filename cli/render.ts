@@ -65,7 +65,12 @@ function runtimeOf(s: SandboxView, now: Date): string | null {
 
 /** The state row: the state, and for a ready sandbox when it expires. A failure's reason has its own row. */
 export function stateLine(s: SandboxView, now: Date = new Date()): string {
-  return s.state === "ready" ? `ready (expires ${ttlCountdown(s, now)})` : s.state;
+  return s.state === "ready" ? `ready (expires ${ttlCountdown(s, now)})` : stateCell(s);
+}
+
+/** The state, marked when the worker has stopped on it for a person (its reason is in `get`). */
+function stateCell(s: SandboxView): string {
+  return s.attentionReason ? `${s.state} (needs attention)` : s.state;
 }
 
 export function sandboxListTable(items: SandboxView[], now: Date = new Date()): string {
@@ -73,7 +78,7 @@ export function sandboxListTable(items: SandboxView[], now: Date = new Date()): 
     ["ID", "STATE", "PROFILE", "PROVIDER", "TTL", "EXPIRES", "COST", "CREATED"],
     items.map((s) => [
       s.id,
-      s.state,
+      stateCell(s),
       s.profileId.replace(/^profile\./, ""),
       s.extensionId ?? "—",
       humanSeconds(s.ttlSeconds),

@@ -17,6 +17,7 @@ import { useConsole } from "@/components/console/console-context";
 import { TtlCountdown, useNow } from "@/components/console/countdown";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/console/states";
 import { StateBadge } from "@/components/console/state-badge";
+import { Badge } from "@/components/ui/badge";
 import { Alert } from "@/components/ui/alert";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { Pager } from "@/components/ui/cursor-pager";
@@ -130,7 +131,19 @@ export function SandboxesTable({
           </Link>
         ),
       }),
-      col.accessor("state", { header: "State", cell: (c) => <StateBadge state={c.getValue()} /> }),
+      col.accessor("state", {
+        header: "State",
+        cell: (c) => (
+          <span className="inline-flex items-center gap-1.5">
+            <StateBadge state={c.getValue()} />
+            {c.row.original.attentionReason ? (
+              <Badge variant="destructive" title={c.row.original.attentionReason}>
+                needs attention
+              </Badge>
+            ) : null}
+          </span>
+        ),
+      }),
       col.accessor("profileId", { header: "Profile", cell: (c) => shortId(c.getValue()) }),
       col.accessor("extensionId", { header: "Extension", cell: (c) => shortId(c.getValue()) }),
       col.accessor("startedAt", {
