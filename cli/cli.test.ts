@@ -363,6 +363,10 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
       "/empty": [200, "{}"],
       "/notfound": [404, JSON.stringify({ error: "Not Found", message: "no route" })],
       "/proxy": [502, JSON.stringify({ error: { message: "upstream \u001b[31mdown", code: -32603 } })],
+      // tRPC-shaped, but not what the Sandboxer API answers (another tRPC service, another version).
+      "/null": [200, JSON.stringify({ result: { data: null } })],
+      "/string": [200, JSON.stringify({ result: { data: { json: "hello" } } })],
+      "/other": [200, JSON.stringify({ result: { data: { items: "x", balance: 1 } } })],
     };
     const other = http.createServer((req, res) => {
       const [status, body] = answers[`/${(req.url ?? "").split("/")[1]}`] ?? [500, "{}"];
@@ -378,6 +382,17 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
       for (const r of [empty, notFound, proxy]) {
         expect(r.code).toBe(ExitCode.UNEXPECTED);
         expect(r.stdout).toBe("");
+      }
+      for (const p of ["/null", "/string", "/other"]) {
+        for (const args of [["balance"], ["ls"], ["get", "sbx_abc123"], ["create", "--profile", "burst-sandbox", "--ttl", "30s"], ["usage"]]) {
+          const r = await cli(args, { url: `${base}${p}` });
+          const path = { balance: "credits.balance", ls: "sandboxes.list", get: "sandboxes.get", create: "sandboxes.create", usage: "usage.list" }[args[0]!];
+          expect(r.stderr, `${p} ${args.join(" ")}`).toBe(
+            `error: the server at ${base}${p} did not answer like the Sandboxer API (its answer to ${path} has another shape); is --url / SANDBOXER_URL right, and are the CLI and the server the same version?\n`,
+          );
+          expect(r.code).toBe(ExitCode.UNEXPECTED);
+          expect(r.stdout).toBe("");
+        }
       }
     } finally {
       await new Promise<void>((r) => other.close(() => r()));

@@ -1,6 +1,7 @@
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "../server/trpc/root";
+import { answerShapeLink } from "./answer-shape";
 import { checkApiKey, requestTimeoutMs } from "./config";
 import { CliError, ExitCode } from "./errors";
 
@@ -17,6 +18,7 @@ export function createApi(opts: { url: string; apiKey: string; timeoutMs?: numbe
   const timeoutMs = opts.timeoutMs ?? requestTimeoutMs(process.env);
   return createTRPCClient<AppRouter>({
     links: [
+      answerShapeLink(),
       httpLink({
         url: `${opts.url}/api/trpc`,
         headers: () => ({ authorization: `Bearer ${opts.apiKey}`, "user-agent": "sandboxer-cli" }),

@@ -1,3 +1,5 @@
+import { AnswerShapeError } from "./answer-shape";
+
 /**
  * Exit codes and the mapping from API / network errors to them. Scripts rely on these numbers:
  * never renumber; add new ones at the end (and to docs/cli.md and the --help epilogue).
@@ -171,6 +173,13 @@ export function toCliError(err: unknown, ctx: { url: string; authHint?: string }
   const why = networkProblem(err);
   if (why) return new CliError(unreachableMessage(ctx.url, why), ExitCode.UNREACHABLE);
   const status = (err as { meta?: { response?: { status?: number } } }).meta?.response?.status;
+  const shape = causes(err).find((c): c is AnswerShapeError => c instanceof AnswerShapeError);
+  if (shape) {
+    return new CliError(
+      `the server at ${ctx.url} did not answer like the Sandboxer API (its answer to ${shape.path} has another shape); is --url / SANDBOXER_URL right, and are the CLI and the server the same version?`,
+      ExitCode.UNEXPECTED,
+    );
+  }
   if (causes(err).some((c) => c instanceof SyntaxError)) {
     return new CliError(
       `the server at ${ctx.url} did not answer like the Sandboxer API${status ? ` (HTTP ${status})` : ""}; is --url / SANDBOXER_URL right?`,
