@@ -137,7 +137,7 @@ async function main() {
   const env = childEnv(opts);
   if (opts.fakes)
     say("fakes are ON: SANDBOXER_FAKES=1 is set for every process (cloud providers are simulated)");
-  env.REDIS_URL = await startRedis();
+  env.REDIS_URL = await startRedis(env.DATABASE_URL);
   const fakes = opts.fakes ? await startFakes(env, opts.byok ? [...FAKES, BYOK_FAKE] : FAKES) : [];
   // No platform keys with --byok, so routing moves only when a team binds its own.
   if (opts.byok) for (const name of PLATFORM_KEYS) env[name] = "";
@@ -265,8 +265,8 @@ function mtimeMs(p) {
 // Services and secrets
 
 /** REDIS_URL if given, else a private redis-server that lives as long as we do. */
-async function startRedis() {
-  const redis = await resolveRedis({ persist: true });
+async function startRedis(databaseUrl) {
+  const redis = await resolveRedis({ persist: true, databaseUrl });
   if (redis.child) watch(redis.child);
   return redis.url;
 }

@@ -4,6 +4,7 @@
 // has happened, so they cannot import anything from node_modules.
 
 import { spawn, spawnSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -329,7 +330,7 @@ export function redisAddress(url) {
  * SANDBOXER_FORCE_PRIVATE_REDIS=1 skips 1 and 2 (to exercise 3).
  * Returns { url, child } — child is set only for a private server we own.
  */
-export async function resolveRedis({ reuseDefault = false, persist = false } = {}) {
+export async function resolveRedis({ reuseDefault = false, persist = false, databaseUrl = "" } = {}) {
   const forcePrivate = Boolean(process.env.SANDBOXER_FORCE_PRIVATE_REDIS);
   if (process.env.REDIS_URL && !forcePrivate) {
     const { host, port, tls } = redisAddress(process.env.REDIS_URL);
@@ -345,7 +346,7 @@ export async function resolveRedis({ reuseDefault = false, persist = false } = {
     say("using the Redis already running on 127.0.0.1:6379");
     return { url: "redis://127.0.0.1:6379/", child: null };
   }
-  const redis = await startPrivateRedis({ persist });
+  const redis = await startPrivateRedis({ persist, databaseUrl });
   say(
     `started a private redis-server on 127.0.0.1:${redis.port} (stopped when this command ends` +
       (persist ? `; its data is kept in ${path.relative(ROOT, redis.dir)} for the next run)` : ")"),
@@ -391,9 +392,9 @@ export function ensureRedisServerBinary() {
  * (tests), nothing is written.
  * Returns { url, port, child, dir }.
  */
-export async function startPrivateRedis({ prefix = "redis", deadlineMs = 15_000, persist = false } = {}) {
+export async function startPrivateRedis({ prefix = "redis", deadlineMs = 15_000, persist = false, databaseUrl = "" } = {}) {
   const bin = ensureRedisServerBinary();
-  const dir = path.join(DATA_DIR, "redis");
+  const dir = path.join(DATA_DIR, redisDirName(databaseUrl));
   fs.mkdirSync(dir, { recursive: true });
 
   // The free port we found could be taken before redis binds it; retry then.
@@ -413,6 +414,25 @@ export async function startPrivateRedis({ prefix = "redis", deadlineMs = 15_000,
     warn(`private redis-server on port ${port} did not come up (attempt ${attempt}/3)`);
   }
   die("could not start a private redis-server; see its output above.");
+}
+
+/**
+ * The private Redis keeps the queue and the simulated provider's sandboxes of one database, so
+ * each database gets its own folder: `redis` for the embedded PGlite, `redis-pg-<hash>` for a
+ * DATABASE_URL (its host, port and database name; not the password). Otherwise switching
+ * DATABASE_URL on or off would hand one database's TTL jobs and stub sandboxes to the other,
+ * whose reconciler would kill them as orphans.
+ */
+export function redisDirName(databaseUrl) {
+  if (!databaseUrl) return "redis";
+  let identity = databaseUrl;
+  try {
+    const u = new URL(databaseUrl);
+    identity = `${u.hostname}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    // Not a URL (a libpq key=value string): hash it whole.
+  }
+  return `redis-pg-${crypto.createHash("sha256").update(identity).digest("hex").slice(0, 12)}`;
 }
 
 /** Polls PING until the server answers, the child dies, or the deadline passes. */

@@ -38,6 +38,15 @@ async function roundTrip(persist: boolean) {
 }
 
 describe("the private Redis", () => {
+  it("keeps each database's data in its own folder, never keyed on the password", () => {
+    expect(services.redisDirName("")).toBe("redis");
+    const a = services.redisDirName("postgres://u:one@db.internal:5433/sbx");
+    expect(a).toMatch(/^redis-pg-[0-9a-f]{12}$/);
+    expect(services.redisDirName("postgres://u:rotated@db.internal:5433/sbx?sslmode=require")).toBe(a);
+    expect(services.redisDirName("postgres://u:one@db.internal:5433/other")).not.toBe(a);
+    expect(services.redisDirName("postgres://u:one@db.internal/sbx")).toBe(services.redisDirName("postgres://u:one@db.internal:5432/sbx"));
+  });
+
   it("keeps its data across a restart when the launcher asks it to persist", async () => {
     expect(await roundTrip(true)).toBe("kept");
     expect(fs.existsSync(path.join(dataDir, "redis", "appendonlydir"))).toBe(true);
