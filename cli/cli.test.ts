@@ -369,6 +369,7 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
       "/other": [200, JSON.stringify({ result: { data: { items: "x", balance: 1 } } })],
     };
     const other = http.createServer((req, res) => {
+      if (req.url?.startsWith("/redirect/")) return void res.writeHead(307, { location: "https://elsewhere.example/api/trpc" }).end();
       const [status, body] = answers[`/${(req.url ?? "").split("/")[1]}`] ?? [500, "{}"];
       res.writeHead(status, { "content-type": "application/json" }).end(body);
     });
@@ -382,6 +383,14 @@ describe("sandboxer CLI against a live API", { timeout: 60_000 }, () => {
       for (const r of [empty, notFound, proxy]) {
         expect(r.code).toBe(ExitCode.UNEXPECTED);
         expect(r.stdout).toBe("");
+      }
+      // A redirect is reported, not followed (a POST would arrive as a GET; the key would go along).
+      for (const args of [["balance"], ["create", "--profile", "burst-sandbox", "--ttl", "30s"]]) {
+        const r = await cli(args, { url: `${base}/redirect` });
+        expect(r.stderr).toBe(
+          `error: the server at ${base}/redirect answered with a redirect (HTTP 307 to https://elsewhere.example/api/trpc); point --url / SANDBOXER_URL at the server's own address\n`,
+        );
+        expect(r.code).toBe(ExitCode.UNEXPECTED);
       }
       for (const p of ["/null", "/string", "/other"]) {
         for (const args of [["balance"], ["ls"], ["get", "sbx_abc123"], ["create", "--profile", "burst-sandbox", "--ttl", "30s"], ["usage"]]) {

@@ -25,7 +25,16 @@ export function createApi(opts: { url: string; apiKey: string; timeoutMs?: numbe
         fetch: (input, init) => {
           const timeout = AbortSignal.timeout(timeoutMs);
           const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-          return fetch(input, { ...(init as RequestInit), signal });
+          // A redirect is reported, not followed: a POST would arrive as a GET, and the key
+          // would go wherever the server points.
+          return fetch(input, { ...(init as RequestInit), signal, redirect: "manual" }).then((res) => {
+            if (res.status < 300 || res.status >= 400) return res;
+            const to = res.headers.get("location");
+            throw new CliError(
+              `the server at ${opts.url} answered with a redirect (HTTP ${res.status}${to ? ` to ${to}` : ""}); point --url / SANDBOXER_URL at the server's own address`,
+              ExitCode.UNEXPECTED,
+            );
+          });
         },
       }),
     ],

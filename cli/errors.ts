@@ -154,6 +154,8 @@ export const DEFAULT_AUTH_HINT = "check the API key (--api-key, SANDBOXER_API_KE
  */
 export function toCliError(err: unknown, ctx: { url: string; authHint?: string }): CliError {
   if (err instanceof CliError) return err;
+  const raised = causes(err).find((c): c is CliError => c instanceof CliError);
+  if (raised) return raised;
   const data = (err as { data?: ErrorData } | null)?.data;
   const message = err instanceof Error ? err.message : String(err);
   if (data && (data.code || data.appCode)) {
