@@ -2,6 +2,7 @@
  * Pure parsing and formatting for the CLI: durations, money, times. No I/O, so it is unit-tested
  * directly (cli/format.test.ts).
  */
+import { formatMemory } from "../lib/format";
 import { formatMicros } from "../server/money";
 import { UsageError } from "./errors";
 
@@ -166,7 +167,7 @@ export function ttlCountdown(s: { state: string; expiresAt: string | null; ttlSe
 
 export function formatResources(r: { vcpu: number; memoryMiB: number; gpu: number; gpuType: string | null } | null | undefined): string {
   if (!r) return "—";
-  const memory = r.memoryMiB >= 1024 && r.memoryMiB % 1024 === 0 ? `${r.memoryMiB / 1024} GiB` : `${r.memoryMiB} MiB`;
+  const memory = formatMemory(r.memoryMiB);
   const gpu = r.gpu > 0 ? `, ${r.gpu}× ${r.gpuType ?? "GPU"}` : "";
   return `${r.vcpu} vCPU, ${memory}${gpu}`;
 }

@@ -165,6 +165,20 @@ test("at 390 px no page scrolls sideways and the menu has every page; at 1280 px
     expect(width, `${path} at 390 px`).toBeLessThanOrEqual(390);
   }
   await screenshot(phone, testInfo, "narrow-registry");
+  // Every settings tab is in sight (the bar wraps rather than hiding the last ones off-screen).
+  const tabs = phone.getByRole("navigation", { name: "Settings" }).getByRole("link");
+  expect(await tabs.count()).toBe(5);
+  for (const box of await tabs.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as DOMRect)))
+    expect(box.right).toBeLessThanOrEqual(390);
+  // The create page's hold, available and left-after amounts each fit their own cell.
+  await phone.goto("/sandboxes/new");
+  await expect(phone.getByTestId("preview-hold")).toBeVisible();
+  const cells = await phone
+    .getByTestId("preview-hold")
+    .locator("xpath=ancestor::dl[1]//dd")
+    .evaluateAll((els) => els.map((e) => ({ text: e.textContent, over: e.scrollWidth > e.clientWidth })));
+  expect(cells).toHaveLength(3);
+  for (const cell of cells) expect(cell.over, `${cell.text} overflows its cell`).toBe(false);
   // The sidebar's pages, team and account are in a menu below the md breakpoint.
   await phone.getByRole("button", { name: "Open menu" }).click();
   const menu = phone.getByRole("dialog");

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   formatDollarsInput,
   formatDuration,
+  formatMemory,
   formatMoney,
   formatMoneyTick,
   formatTime,
@@ -48,6 +49,15 @@ describe("formatMoneyTick", () => {
     expect(formatMoneyTick(0.0004)).toBe("$0.0004");
     expect(formatMoneyTick(0)).toBe("$0.00");
     expect(formatMoneyTick(Number.NaN)).toBe("");
+  });
+});
+
+describe("formatMemory", () => {
+  it("says whole GiB as GiB and the rest in MiB", () => {
+    expect(formatMemory(32768)).toBe("32 GiB");
+    expect(formatMemory(1024)).toBe("1 GiB");
+    expect(formatMemory(1536)).toBe("1536 MiB");
+    expect(formatMemory(512)).toBe("512 MiB");
   });
 });
 

@@ -315,7 +315,7 @@ describe("profile.e2b-burst: each fault ends in the right state and ledger", () 
     expect(extended.estimateMicros).toBe(e2bCost(540_000).toString());
     expect((await getBalance(rt.db, teamId)).heldMicros).toBe(e2bCost(540_000));
     const events = await rt.db.select().from(sandboxEvents).where(eq(sandboxEvents.sandboxId, id));
-    expect(events.find((e) => e.kind === "extended")?.reason).toMatch(/^TTL extended to 540s, not the 1320s asked: ext\.e2b granted no more \(expires .*\); hold grew by \$/);
+    expect(events.find((e) => e.kind === "extended")?.reason).toMatch(/^TTL extended to 9m 00s, not the 22m 00s asked: ext\.e2b granted no more \(expires .*\); hold grew by \$/);
     await destroySandbox(rt, { teamId, userId: null }, id);
     await teardownSandbox(rt, id, "requested");
     expect((await getBalance(rt.db, teamId)).heldMicros).toBe(0n);

@@ -115,7 +115,7 @@ export function CreatePreview({
                 No provider on this route can take the request right now.
               </Alert>
             )}
-            <dl className="grid grid-cols-3 gap-3 rounded-lg bg-muted/50 p-4 text-sm">
+            <dl className="grid grid-cols-1 gap-3 rounded-lg bg-muted/50 p-4 text-sm sm:grid-cols-3">
               <div>
                 <dt className="text-muted-foreground">Hold</dt>
                 <dd className="text-lg font-semibold tabular-nums" data-testid="preview-hold">

@@ -11,7 +11,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Field } from "@/components/ui/field";
 import { Input, NativeSelect } from "@/components/ui/input";
 import { fieldError, toSafeError, type SafeError } from "@/lib/errors";
-import { formatDuration, subtractMicros } from "@/lib/format";
+import { formatDuration, formatMemory, subtractMicros } from "@/lib/format";
 import { useTRPC } from "@/lib/trpc";
 import { CreatePreview } from "./create-preview";
 
@@ -189,7 +189,7 @@ export function CreateSandboxForm({
           </Field>
           {profile ? (
             <p className="text-xs text-muted-foreground">
-              {profile.resources.vcpu} vCPU · {profile.resources.memoryMiB} MiB
+              {profile.resources.vcpu} vCPU · {formatMemory(profile.resources.memoryMiB)}
               {profile.resources.gpu > 0
                 ? ` · ${profile.resources.gpu}× ${profile.resources.gpuType}`
                 : ""}

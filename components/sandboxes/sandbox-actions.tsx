@@ -189,7 +189,7 @@ export function SandboxActions({ sandbox }: { sandbox: SandboxDetailData }) {
           data-testid="extend-limit"
           className="max-w-md text-right text-xs text-muted-foreground"
         >
-          Longer extensions are not offered: {maxNote}, and this one is{" "}
+          The longer choices are disabled: {maxNote}, and this one is{" "}
           {formatDuration(sandbox.ttlSeconds)} already.
         </p>
       ) : null}

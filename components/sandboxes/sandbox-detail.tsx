@@ -9,7 +9,7 @@ import { TtlCountdown, useNow } from "@/components/console/countdown";
 import { StateBadge } from "@/components/console/state-badge";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
-import { formatDuration, formatMoney, formatTime, shortId } from "@/lib/format";
+import { formatDuration, formatMemory, formatMoney, formatTime, shortId } from "@/lib/format";
 import { isTerminal } from "@/lib/sandbox-states";
 import { useTRPC } from "@/lib/trpc";
 import type { AppRouter } from "@/server/trpc/root";
@@ -133,7 +133,7 @@ export function SandboxDetail({ initial }: { initial: SandboxDetailData }) {
               <Row label="Extension">{shortId(s.extensionId)}</Row>
               <Row label="Template">{s.template}</Row>
               <Row label="CPU / memory">
-                {r.vcpu} vCPU · {r.memoryMiB} MiB
+                {r.vcpu} vCPU · {formatMemory(r.memoryMiB)}
               </Row>
               <Row label="GPU">{r.gpu > 0 ? `${r.gpu}× ${r.gpuType}` : "none"}</Row>
               <Row label="Provider id">{s.providerSandboxId ?? "—"}</Row>

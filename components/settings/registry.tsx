@@ -12,7 +12,7 @@ import {
   TableHeader,
   TableRow,
 } from "@/components/ui/table";
-import { formatDuration, formatRatePerHour, shortId } from "@/lib/format";
+import { formatDuration, formatMemory, formatRatePerHour, shortId } from "@/lib/format";
 import type { AppRouter } from "@/server/trpc/root";
 
 type RegistryData = inferRouterOutputs<AppRouter>["registry"]["list"];
@@ -141,7 +141,7 @@ export function Registry({
                     <p className="font-mono text-xs text-muted-foreground">{p.id}</p>
                   </TableCell>
                   <TableCell className="text-xs">
-                    {p.resources.vcpu} vCPU · {p.resources.memoryMiB} MiB
+                    {p.resources.vcpu} vCPU · {formatMemory(p.resources.memoryMiB)}
                     {p.resources.gpu > 0 ? ` · ${p.resources.gpu}× ${p.resources.gpuType}` : ""}
                   </TableCell>
                   <TableCell className="font-mono text-xs">{p.template}</TableCell>

@@ -15,11 +15,11 @@ const tabs = [
 export function SettingsNav() {
   const pathname = usePathname();
   return (
-    // Scrolls sideways on a narrow screen; the baseline is an inset shadow, so the active tab's
-    // border is drawn over it without a negative margin (which the scroll box would clip).
+    // Wraps on a narrow screen, so every tab stays in sight (a sideways-scrolling bar hid the last
+    // ones with nothing to say they were there); the baseline is an inset shadow under the lot.
     <nav
       aria-label="Settings"
-      className="flex gap-1 overflow-x-auto shadow-[inset_0_-1px_0_var(--border)]"
+      className="flex flex-wrap gap-x-1 shadow-[inset_0_-1px_0_var(--border)]"
     >
       {tabs.map((t) => {
         const active = pathname.startsWith(t.href);

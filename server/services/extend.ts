@@ -12,7 +12,7 @@ import { PROVIDER_TIMEOUT_GRACE_S } from "./lifecycle";
 import { specOf } from "./routing";
 import { getSandboxRowOrThrow, type Actor } from "./sandboxes";
 import { toSandboxView } from "./sandbox-view";
-import { formatTime } from "../../lib/format";
+import { formatDuration, formatTime } from "../../lib/format";
 
 /**
  * Extends a ready sandbox's TTL by `bySeconds`: grows the hold first (refused when credits are
@@ -123,8 +123,8 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
       kind: "extended",
       extensionId: row.extensionId,
       reason: clamped
-        ? `TTL extended to ${effectiveTtl}s, not the ${newTtl}s asked: ${row.extensionId} granted no more (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth - giveBack)}`
-        : `TTL extended to ${effectiveTtl}s (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth)}`,
+        ? `TTL extended to ${formatDuration(effectiveTtl)}, not the ${formatDuration(newTtl)} asked: ${row.extensionId} granted no more (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth - giveBack)}`
+        : `TTL extended to ${formatDuration(effectiveTtl)} (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth)}`,
       at: now,
     });
   });

@@ -324,7 +324,7 @@ describe("extend", () => {
     const reasons = (await getSandbox(rt, teamId, ready.id)).events.map((e) => e.reason ?? "");
     const at = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
     expect(reasons).toContain(`ready on ext.saas-stub; expires at ${at(ready.startedAt!.getTime() + 60_000)}`);
-    expect(reasons).toContainEqual(expect.stringContaining(`(expires ${at(ready.startedAt!.getTime() + 180_000)})`));
+    expect(reasons).toContainEqual(expect.stringContaining(`TTL extended to 3m 00s (expires ${at(ready.startedAt!.getTime() + 180_000)})`));
     expect(reasons.join("\n")).not.toMatch(/\d{2}:\d{2}:\d{2}\.\d{3}Z/);
   });
 
