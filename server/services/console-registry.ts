@@ -1,5 +1,5 @@
 import type { Runtime } from "../runtime";
-import { effectiveRefs, teamBindings } from "./credentials";
+import { resolveTeamCredentials, teamBindings } from "./credentials";
 
 /**
  * The read-only registry of profiles and extensions, as the caller's team sees it. Credentials
@@ -12,8 +12,8 @@ export async function listRegistry(rt: Runtime, teamId: string) {
   const extensions = await Promise.all(
     [...rt.catalog.extensions.values()].map(async (ext) => {
       const adapter = rt.adapters.get(ext.id);
-      const { refs, source } = effectiveRefs(ext, bindings);
-      const resolved = await rt.resolveSecrets(refs);
+      const resolved = await resolveTeamCredentials(rt, teamId, ext, bindings);
+      const source = resolved.source;
       return {
         id: ext.id,
         name: ext.name,

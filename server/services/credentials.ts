@@ -47,7 +47,7 @@ export function effectiveRefs(ext: Extension, bindings: Bindings): { refs: Recor
  * bindings it read with its row a moment earlier; otherwise they are read here.
  */
 export async function resolveTeamCredentials(
-  rt: Runtime,
+  rt: Pick<Runtime, "db" | "env" | "resolveSecrets">,
   teamId: string,
   ext: Extension,
   readBindings?: Bindings,

@@ -4,7 +4,7 @@ import type { Extension } from "../catalog/load";
 import type { Profile } from "../catalog/schema";
 import type { Runtime } from "../runtime";
 import { getCooldown, type Cooldown } from "./cooldown";
-import { effectiveRefs, teamBindings, type Bindings, type CredentialSource } from "./credentials";
+import { resolveTeamCredentials, teamBindings, type Bindings, type CredentialSource } from "./credentials";
 import { formatTime } from "../../lib/format";
 
 export type RouteCandidate = {
@@ -83,8 +83,11 @@ export async function planRoute(
       candidates.push({ ...base, eligible: false, reason: `does not offer GPU type ${spec.gpuType}` });
       continue;
     }
-    const { refs, source } = effectiveRefs(extension, bindings);
-    const resolved = await rt.resolveSecrets(refs);
+    // Through resolveTeamCredentials, so a team binding is checked against the scheme allow-list
+    // and the team's own OpenBao path here too (a binding made before the rule, or under a looser
+    // setting, must not provision on another team's key).
+    const resolved = await resolveTeamCredentials(rt, opts.teamId, extension, bindings);
+    const source = resolved.source;
     if (!resolved.ok) {
       const whose = source === "team" ? "team credentials" : "credentials";
       candidates.push({ ...base, eligible: false, reason: `${whose} not available: ${resolved.reason}` });
