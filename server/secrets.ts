@@ -66,9 +66,20 @@ async function readOpenBao(settings: OpenBaoSettings | null, ref: Extract<Secret
   if (settings.namespace) headers["X-Vault-Namespace"] = settings.namespace;
   let res: Response;
   try {
-    res = await fetch(url, { headers, signal: AbortSignal.timeout(settings.timeoutMs) });
+    // Never follow a redirect: fetch would resend X-Vault-Token (the platform token, which can
+    // read every team's secrets) to whatever host the answer names.
+    res = await fetch(url, { headers, redirect: "manual", signal: AbortSignal.timeout(settings.timeoutMs) });
   } catch {
     throw new ResolveError(`${raw}: secret store unreachable`);
+  }
+  if (res.status >= 300 && res.status < 400) {
+    let target = "";
+    try {
+      target = ` to ${new URL(res.headers.get("location") ?? "", url).origin}`;
+    } catch {
+      // no usable Location
+    }
+    throw new ResolveError(`${raw}: secret store answered with a redirect (HTTP ${res.status}${target}), not followed; set SANDBOXER_OPENBAO_ADDR to the server that answers`);
   }
   if (res.status === 404) throw new ResolveError(`${raw}: secret not found`);
   if (res.status === 403 || res.status === 401) throw new ResolveError(`${raw}: permission denied by the secret store`);
