@@ -28,6 +28,7 @@ describe("an OpenBao answer that redirects", () => {
     const resolve = createSecretResolver({
       SANDBOXER_OPENBAO_ADDR: `http://127.0.0.1:${(store.address() as AddressInfo).port}`,
       SANDBOXER_OPENBAO_TOKEN: "platform-token-sentinel",
+      NODE_ENV: "test",
     });
     const result = await resolve({ api_key: "openbao://secret/teams/t1/e2b#api_key" });
     expect(tokensSeen).toEqual([]);
