@@ -103,7 +103,12 @@ const envSchema = z.object({
    * platform's OpenBao token can read every path, so without this one team could name another
    * team's secret. `*` turns the check off (single-team installs only).
    */
-  SANDBOXER_BYOK_OPENBAO_PATH: z.string().default("teams/{team}/"),
+  SANDBOXER_BYOK_OPENBAO_PATH: z
+    .string()
+    .default("teams/{team}/")
+    .refine((v) => v === "*" || (v.includes("{team}") && v.endsWith("/")), {
+      message: 'must be "*" or a path holding {team} and ending in "/" (e.g. teams/{team}/); without the "/", team t1 could read teams/t12/…',
+    }),
   /** Consecutive pre-create failures after which an extension cools down, and for how long. */
   SANDBOXER_COOLDOWN_FAILURES: intSetting(1, 1_000_000, 5),
   SANDBOXER_COOLDOWN_MS: msSetting(0, DAY_MS, 30_000),

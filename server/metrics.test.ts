@@ -27,4 +27,11 @@ describe("metrics access", () => {
     expect(() => loadEnv(env({ SANDBOXER_METRICS_TOKEN: "short" }))).toThrow(/SANDBOXER_METRICS_TOKEN.*at least 32 characters/s);
     expect(loadEnv(env({ SANDBOXER_METRICS_TOKEN: "" })).SANDBOXER_METRICS_TOKEN).toBeUndefined();
   });
+
+  it("refuses a BYOK OpenBao path that is a bare prefix (team t1 would match teams/t12/…)", () => {
+    for (const bad of ["teams/{team}", "teams/", "byok/{team}-keys"])
+      expect(() => loadEnv(env({ SANDBOXER_BYOK_OPENBAO_PATH: bad }))).toThrow(/SANDBOXER_BYOK_OPENBAO_PATH.*ending in "\/"/s);
+    for (const good of ["teams/{team}/", "*", "kv/orgs/{team}/sandboxer/"])
+      expect(loadEnv(env({ SANDBOXER_BYOK_OPENBAO_PATH: good })).SANDBOXER_BYOK_OPENBAO_PATH).toBe(good);
+  });
 });
