@@ -5,6 +5,7 @@
  * amount stays `-1.000000`; a cell holding a comma, a quote, a line feed or a carriage return is
  * quoted (RFC 4180), so a reason with a lone CR cannot start a new row in Excel.
  */
+import { stringify } from "csv-stringify/browser/esm/sync";
 import { neutralise } from "@/server/exports/spreadsheet";
 import { formatMicros } from "@/server/money";
 
@@ -27,25 +28,23 @@ export type UsageCsvItem = {
   endReason: string;
 };
 
-const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-/** A free-text cell: neutralised, then quoted if needed. */
-const text = (v: string | null) => quote(v === null ? "" : neutralise(v));
-/** A time, number or amount: never neutralised. */
-const value = (v: string | number) => quote(String(v));
+/** A free-text cell is neutralised; a time, number or amount never is. Quoting is csv-stringify's. */
+const text = (v: string | null) => (v === null ? "" : neutralise(v));
 
 export function usageCsvLine(u: UsageCsvItem): string {
-  return [
+  const cells = [
     text(u.sandboxId),
     text(u.profileId),
     text(u.extensionId),
-    value(u.startedAt),
-    value(u.endedAt),
-    value(u.durationMs),
+    u.startedAt,
+    u.endedAt,
+    String(u.durationMs),
     text(u.rateCardVersion),
     text(u.currency),
-    value(formatMicros(BigInt(u.costMicros))),
+    formatMicros(BigInt(u.costMicros)),
     text(u.endReason),
-  ].join(",");
+  ];
+  return stringify([cells], { eof: false });
 }
 
 export type UsageCsvResult =
