@@ -99,6 +99,19 @@ export async function placeHold(tx: DbOrTx, teamId: string, amountMicros: bigint
   }
 }
 
+/**
+ * Gives part of a sandbox's hold back before it ends (an extend undone or cut short by the
+ * provider): a `hold_release` ledger entry under `idempotencyKey`, and the team's held amount
+ * lowered only when that entry is new, so a repeat releases nothing more.
+ */
+export async function releaseHoldPart(
+  tx: DbOrTx,
+  entry: { teamId: string; sandboxId: string; amountMicros: bigint; idempotencyKey: string },
+): Promise<void> {
+  const fresh = await appendLedger(tx, { ...entry, kind: "hold_release" });
+  if (fresh) await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${entry.amountMicros}` }).where(eq(teamCredits.teamId, entry.teamId));
+}
+
 /** Releases `holdMicros` and debits `debitMicros` in one statement. */
 export async function settleCredits(tx: DbOrTx, teamId: string, holdMicros: bigint, debitMicros: bigint): Promise<void> {
   await tx

@@ -6,7 +6,7 @@ import { formatMicros } from "../money";
 import { withScrubbedErrors } from "../secrets";
 import type { Runtime } from "../runtime";
 import { resolveTeamCredentials } from "./credentials";
-import { appendLedger, placeHold } from "./credits";
+import { appendLedger, placeHold, releaseHoldPart } from "./credits";
 import { recordEvent } from "./events";
 import { PROVIDER_TIMEOUT_GRACE_S } from "./lifecycle";
 import { specOf } from "./routing";
@@ -86,8 +86,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
         .set({ ttlSeconds: row.ttlSeconds, expiresAt: row.expiresAt, holdMicros: sql`${sandboxes.holdMicros} - ${growth}`, estimateMicros: row.estimateMicros, updatedAt: rt.clock.now() })
         .where(eq(sandboxes.id, id));
       if (growth === 0n) return;
-      const fresh = await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: growth, sandboxId: id, idempotencyKey: `${growKey}:undo` });
-      if (fresh) await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${growth}` }).where(eq(teamCredits.teamId, row.teamId));
+      await releaseHoldPart(tx, { teamId: row.teamId, sandboxId: id, amountMicros: growth, idempotencyKey: `${growKey}:undo` });
     });
     rt.logger.warn({ sandboxId: id, err: { message: (err as Error).message } }, "provider refused extend");
     throw new AppError("CANNOT_EXTEND", `the provider did not extend the sandbox; nothing changed`);
@@ -114,8 +113,7 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
       .where(and(eq(sandboxes.id, id), eq(sandboxes.state, "ready"), eq(sandboxes.ttlSeconds, newTtl)))
       .returning({ id: sandboxes.id });
     if (updated.length > 0 && giveBack > 0n) {
-      const fresh = await appendLedger(tx, { teamId: row.teamId, kind: "hold_release", amountMicros: giveBack, sandboxId: id, idempotencyKey: `${growKey}:clamped` });
-      if (fresh) await tx.update(teamCredits).set({ heldMicros: sql`${teamCredits.heldMicros} - ${giveBack}` }).where(eq(teamCredits.teamId, row.teamId));
+      await releaseHoldPart(tx, { teamId: row.teamId, sandboxId: id, amountMicros: giveBack, idempotencyKey: `${growKey}:clamped` });
     }
     await recordEvent(tx, {
       sandboxId: id,
@@ -123,8 +121,8 @@ export async function extendSandbox(rt: Runtime, actor: Actor, id: string, bySec
       kind: "extended",
       extensionId: row.extensionId,
       reason: clamped
-        ? `TTL extended to ${formatDuration(effectiveTtl)}, not the ${formatDuration(newTtl)} asked: ${row.extensionId} granted no more (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth - giveBack)}`
-        : `TTL extended to ${formatDuration(effectiveTtl)} (expires ${formatTime(effectiveEnd.toISOString())}); hold grew by $${formatMicros(growth)}`,
+        ? `TTL extended to ${formatDuration(effectiveTtl)}, not the ${formatDuration(newTtl)} asked: ${row.extensionId} granted no more (expires ${formatTime(effectiveEnd)}); hold grew by $${formatMicros(growth - giveBack)}`
+        : `TTL extended to ${formatDuration(effectiveTtl)} (expires ${formatTime(effectiveEnd)}); hold grew by $${formatMicros(growth)}`,
       at: now,
     });
   });
