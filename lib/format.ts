@@ -58,9 +58,9 @@ const pad = (n: number) => String(n).padStart(2, "0");
  * UTC and fixed format, so the server's render and the browser's hydration agree whatever the
  * viewer's time zone.
  */
-export function formatTime(iso: string | null | undefined): string {
-  if (!iso) return "—";
-  const d = new Date(iso);
+export function formatTime(at: string | Date | null | undefined): string {
+  if (!at) return "—";
+  const d = new Date(at);
   if (Number.isNaN(d.getTime())) return "—";
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
 }

@@ -258,7 +258,7 @@ describe("cool-downs never fail a request outright", () => {
 
     // Cooling down now: admission still works, and provisioning waits rather than failing.
     const waiting = await createSandbox(rt, { teamId, userId: null }, { profile: "solo", ttlSeconds: 60 });
-    const until = formatTime(new Date(failedAt + 60_000).toISOString());
+    const until = formatTime(new Date(failedAt + 60_000));
     const preview = await previewCreate(rt, teamId, "solo", 60);
     expect(preview.chosenExtensionId).toBe("ext.delta");
     expect(preview.candidates[0]?.reason).toBe(
@@ -291,7 +291,7 @@ describe("cool-downs never fail a request outright", () => {
     expect(await Promise.all(burst.map((s) => provision(s.id)))).toEqual(Array(8).fill("RetryLaterError"));
     clock.advance(SETTLE_MS);
     const plan = async () => (await previewCreate(rt, teamId, "solo", 60)).candidates[0]!.reason;
-    expect(await plan()).toMatch(new RegExp(`cooling down until ${formatTime(new Date(t0 + 30_000).toISOString())} \\(8 failures in a row`));
+    expect(await plan()).toMatch(new RegExp(`cooling down until ${formatTime(new Date(t0 + 30_000))} \\(8 failures in a row`));
     expect(await Promise.all(burst.map((s) => provision(s.id)))).toEqual(Array(8).fill("CapacityWait"));
 
     // The cool-down ends: one create probes, the others wait for it; it fails, so the next one is twice as long.
@@ -301,7 +301,7 @@ describe("cool-downs never fail a request outright", () => {
     for (const s of burst) results.push(await provision(s.id));
     expect(results).toEqual(["RetryLaterError", ...Array(7).fill("CapacityWait")]);
     const t1 = clock.now().getTime();
-    expect(await plan()).toMatch(new RegExp(`cooling down until ${formatTime(new Date(t1 + 60_000).toISOString())} \\(failed again after its cool-down ended \\(this one 60 s\\)`));
+    expect(await plan()).toMatch(new RegExp(`cooling down until ${formatTime(new Date(t1 + 60_000))} \\(failed again after its cool-down ended \\(this one 60 s\\)`));
 
     // Then it recovers: the probe succeeds and every waiting request goes through.
     clock.set(new Date(t1 + 60_000));

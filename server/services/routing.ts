@@ -127,8 +127,8 @@ export async function planRoute(
 
 export const coolingReason = (c: Cooldown) =>
   c.probing
-    ? `cool-down ended; one create is testing it and the others wait for it to succeed (next check ${formatTime(c.until.toISOString())}; cooled down after ${c.reason})`
-    : `cooling down until ${formatTime(c.until.toISOString())} (${c.reason})`;
+    ? `cool-down ended; one create is testing it and the others wait for it to succeed (next check ${formatTime(c.until)}; cooled down after ${c.reason})`
+    : `cooling down until ${formatTime(c.until)} (${c.reason})`;
 
 /**
  * Why the plan shows an entry as it does, before the worker acts (sandboxes.preview and the
@@ -145,7 +145,7 @@ export function planReason(plan: RoutePlan, c: RouteCandidate): string {
   }
   return cd.probing
     ? `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue meanwhile`
-    : `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue and are tried from ${formatTime(cd.until.toISOString())}`;
+    : `chosen: ${how}, but ${coolingReason(cd)}; requests wait in the queue and are tried from ${formatTime(cd.until)}`;
 }
 
 /** The entry routing would take now: the first eligible one not cooling down, else the first eligible. */

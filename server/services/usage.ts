@@ -81,7 +81,7 @@ export async function usageTotals(rt: Runtime, teamId: string, f: Pick<UsageFilt
 /** Usage records, newest first, with the total over the whole filter (not just the page). */
 export async function listUsage(rt: Runtime, teamId: string, f: UsageFilter) {
   if (f.from && f.to && f.to < f.from)
-    throw new AppError("INVALID_INPUT", `the end ${formatTime(f.to.toISOString())} is before the start ${formatTime(f.from.toISOString())}`, { field: "to" });
+    throw new AppError("INVALID_INPUT", `the end ${formatTime(f.to)} is before the start ${formatTime(f.from)}`, { field: "to" });
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
   const conditions = usageConditions(teamId, f);
   const pageConditions = f.cursor ? [...conditions, lt(usageRecords.id, f.cursor)] : conditions;
